@@ -1,0 +1,238 @@
+"""Student networks (SPEC §6), registered by name.
+
+- ``dp-disparity-v1``: DP pair -> disparity D (px). Shared feature extractor, explicit cost volume over
+  horizontal shifts at 1/2 resolution (static Pad/Slice, unrolled), a small UNet regulariser, soft-argmin
+  + residual, and a full-resolution refinement.
+- ``lf-layers-v1``: rgb + DP + D -> multiplicative layered light field (``layers`` [N,L,R,3,H,W],
+  ``planes`` [N,L]). Built to start at a good solution: at initialisation the centre view equals the input
+  rgb exactly and off-centre views are a layered DIBR of it; a UNet (last layers zero-initialised) learns
+  log-domain corrections (deblurring, occlusions).
+
+Inputs H, W must be multiples of ``STRIDE``; the runtime pads. No torch in the runtime: this module is for
+training and export only.
+"""
+from __future__ import annotations
+
+import math
+from typing import Callable
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+STRIDE = 16
+VERSION = "1"
+
+
+def _conv(cin: int, cout: int, stride: int = 1, act: bool = True) -> nn.Sequential:
+    layers: list[nn.Module] = [nn.Conv2d(cin, cout, 3, stride, 1)]
+    if act:
+        layers.append(nn.LeakyReLU(0.1))
+    return nn.Sequential(*layers)
+
+
+def _check_dp(dp: torch.Tensor) -> None:
+    if dp.dim() != 4 or dp.shape[1] != 2:
+        raise ValueError(f"dp must be [N, 2, H, W], got {tuple(dp.shape)}")
+
+
+def _up(x: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+    return F.interpolate(x, size=like.shape[-2:], mode="bilinear", align_corners=False)
+
+
+class SmallUNet(nn.Module):
+    """Three-level UNet without normalisation.  [N, cin, H, W] -> [N, cout, H, W] (H, W divisible by 4)."""
+
+    def __init__(self, cin: int, cout: int, widths: tuple[int, int, int] = (32, 48, 64)):
+        super().__init__()
+        w0, w1, w2 = widths
+        self.enc0 = nn.Sequential(_conv(cin, w0), _conv(w0, w0))
+        self.enc1 = nn.Sequential(_conv(w0, w1, 2), _conv(w1, w1))
+        self.enc2 = nn.Sequential(_conv(w1, w2, 2), _conv(w2, w2), _conv(w2, w2))
+        self.dec1 = nn.Sequential(_conv(w2 + w1, w1), _conv(w1, w1))
+        self.dec0 = nn.Sequential(_conv(w1 + w0, w0), _conv(w0, w0))
+        self.head = nn.Conv2d(w0, cout, 3, 1, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        e0 = self.enc0(x)
+        e1 = self.enc1(e0)
+        e2 = self.enc2(e1)
+        d1 = self.dec1(torch.cat([_up(e2, e1), e1], 1))
+        d0 = self.dec0(torch.cat([_up(d1, e0), e0], 1))
+        return self.head(d0)
+
+
+def _normalise_dp(dp: torch.Tensor) -> torch.Tensor:
+    """Per-image zero-mean, unit-contrast DP (exposure and gain invariance).  [N,2,H,W] -> same."""
+    mean = dp.mean(dim=(1, 2, 3), keepdim=True)
+    std = (dp - mean).pow(2).mean(dim=(1, 2, 3), keepdim=True).sqrt()
+    return (dp - mean) / (std + 0.02)
+
+
+class DPDisparityNet(nn.Module):
+    """DP pair -> disparity.  dp [N, 2, H, W] in [0, 1] -> disparity [N, 1, H, W] (px, D = x_left - x_right).
+
+    The cost volume correlates left features at x with right features at x - d (d in half-res px) for
+    d in [-max_shift, max_shift], i.e. D in [-2 max_shift, 2 max_shift] at full resolution.
+    """
+
+    def __init__(self, max_shift: int = 12, feat: int = 32, groups: int = 4,
+                 widths: tuple[int, int, int] = (64, 96, 128)):
+        super().__init__()
+        self.max_shift, self.groups = max_shift, groups
+        self.feat_full = nn.Sequential(_conv(1, 16), _conv(16, 16))
+        self.feat_half = nn.Sequential(_conv(16, feat, 2), _conv(feat, feat), nn.Conv2d(feat, feat, 3, 1, 1))
+        shifts = 2 * max_shift + 1
+        self.regulariser = SmallUNet(groups * shifts + feat, shifts + 1, widths)
+        self.refine = nn.Sequential(_conv(1 + 16 + 2, 32), _conv(32, 32), nn.Conv2d(32, 1, 3, 1, 1))
+        nn.init.zeros_(self.refine[-1].weight)
+        nn.init.zeros_(self.refine[-1].bias)
+        self.register_buffer("shift_values", 2.0 * torch.arange(-max_shift, max_shift + 1).float().view(1, -1, 1, 1))
+
+    def cost_volume(self, fl: torch.Tensor, fr: torch.Tensor) -> torch.Tensor:
+        """Group-wise correlation.  fl, fr [N, C, h, w] -> [N, groups * (2S+1), h, w]."""
+        n, c, h, w = fl.shape
+        s = self.max_shift
+        padded = F.pad(fr, (s, s, 0, 0), mode="replicate")
+        costs = []
+        for d in range(-s, s + 1):
+            shifted = padded[:, :, :, s - d: s - d + w]  # fr(x - d)
+            corr = (fl * shifted).reshape(n, self.groups, c // self.groups, h, w).mean(2)
+            costs.append(corr)
+        return torch.cat(costs, 1)
+
+    def forward(self, dp: torch.Tensor) -> torch.Tensor:
+        _check_dp(dp)
+        n = dp.shape[0]
+        x = _normalise_dp(dp)
+        both = torch.cat([x[:, 0:1], x[:, 1:2]], 0)  # left and right share the extractor
+        f_full = self.feat_full(both)
+        f_half = self.feat_half(f_full)
+        fl, fr = f_half[:n], f_half[n:]
+        volume = self.cost_volume(fl, fr)
+        out = self.regulariser(torch.cat([volume, fl], 1))
+        prob = torch.softmax(out[:, :-1], dim=1)
+        d_half = (prob * self.shift_values).sum(1, keepdim=True) + out[:, -1:]
+        d_full = _up(d_half, dp)
+        res = self.refine(torch.cat([d_full / 8.0, f_full[:n], x], 1))
+        return d_full + res
+
+
+class LFLayersNet(nn.Module):
+    """Layered LF student.  rgb [N,3,H,W], dp [N,2,H,W], disparity [N,1,H,W] ->
+    layers [N, L, R, 3, H, W] (> 0), planes [N, L] (px, units of D).
+
+    layers[l, r] = exp(alpha_l * log(rgb + eps) + delta_{l,r}); alpha = softmax_l(-(D - p_l)^2 / tau + a_l).
+    With delta = a = 0 (the initial state) prod_l layers[l, r] = rgb + eps at every pixel.
+    """
+
+    def __init__(self, num_layers: int = 3, rank: int = 12, widths: tuple[int, int, int] = (32, 48, 64),
+                 eps: float = 1e-3, seed: int = 0):
+        super().__init__()
+        self.num_layers, self.rank, self.eps = num_layers, rank, eps
+        L = num_layers
+        spread = torch.linspace(-1.2, 1.2, L) if L > 1 else torch.zeros(1)
+        self.plane_offsets = nn.Parameter(spread.clone())  # in units of the image's D std
+        self.log_sigma = nn.Parameter(torch.tensor(math.log(0.6)))  # softness, in units of plane spacing
+        self.unet = SmallUNet(3 + 2 + 1 + L, L * 3 * rank + L, widths)
+        nn.init.zeros_(self.unet.head.weight)
+        nn.init.zeros_(self.unet.head.bias)
+        # A fixed random rank-mixing matrix lets the (zero-initialised) head break the symmetry between ranks.
+        g = torch.Generator().manual_seed(seed)
+        mix = torch.linalg.qr(torch.randn(rank, rank, generator=g))[0] + 1.0 / rank
+        self.register_buffer("rank_mix", mix.contiguous())
+
+    def planes_from(self, disparity: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """disparity [N,1,H,W] -> (planes [N, L], plane spacing scale [N, 1])."""
+        mean = disparity.mean(dim=(2, 3))
+        std = (disparity - mean[..., None, None]).pow(2).mean(dim=(2, 3)).sqrt() + 0.25
+        return mean + std * self.plane_offsets.view(1, -1), std
+
+    def forward(self, rgb: torch.Tensor, dp: torch.Tensor, disparity: torch.Tensor):
+        if rgb.dim() != 4 or rgb.shape[1] != 3:
+            raise ValueError(f"rgb must be [N, 3, H, W], got {tuple(rgb.shape)}")
+        _check_dp(dp)
+        if disparity.dim() != 4 or disparity.shape[1] != 1:
+            raise ValueError(f"disparity must be [N, 1, H, W], got {tuple(disparity.shape)}")
+        n, _, h, w = rgb.shape
+        L, R = self.num_layers, self.rank
+        planes, scale = self.planes_from(disparity)
+        spacing = scale * (1.2 if L > 1 else 1.0)
+        sigma = torch.exp(self.log_sigma) * spacing  # [N, 1]
+        dist = (disparity - planes[..., None, None]) / sigma[..., None, None]  # [N, L, H, W]
+        logits = -0.5 * dist.clamp(-30.0, 30.0).pow(2)
+        log_rgb = torch.log(rgb.clamp(0.0, 1.0) + self.eps)
+        d_norm = (disparity - planes[:, L // 2: L // 2 + 1, None, None]) / (4.0 * scale[..., None, None])
+        feats = torch.cat([log_rgb / 4.0 + 1.0, _normalise_dp(dp), d_norm, torch.softmax(logits, 1)], 1)
+        out = self.unet(feats)
+        alpha = torch.softmax(logits + out[:, :L], 1)  # [N, L, H, W]
+        z = out[:, L:].reshape(n, L, 3, R, h, w)
+        delta = torch.einsum("rk,nlckhw->nlrchw", self.rank_mix, z)
+        log_layers = alpha[:, :, None, None] * log_rgb[:, None, None] + delta
+        layers = torch.exp(log_layers.clamp(-12.0, 3.0))
+        return layers, planes
+
+
+class LFLayersExport(nn.Module):
+    """Wrapper with ONNX-friendly named outputs (same semantics as LFLayersNet)."""
+
+    def __init__(self, net: LFLayersNet):
+        super().__init__()
+        self.net = net
+
+    def forward(self, rgb, dp, disparity):
+        return self.net(rgb, dp, disparity)
+
+
+def count_parameters(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())
+
+
+MODELS: dict[str, dict] = {
+    "dp-disparity-v1": {
+        "factory": DPDisparityNet,
+        "inputs": ["dp"],
+        "outputs": ["disparity"],
+        "card": {
+            "task": "DP pair -> disparity D (px, D = x_left - x_right, larger D nearer)",
+            "inputs": {"dp": "float32 [N,2,H,W], left/right linear intensity in [0,1]"},
+            "outputs": {"disparity": "float32 [N,1,H,W], px at input resolution"},
+            "architecture": "shared conv features, group-correlation cost volume at 1/2 res over "
+                            "D in [-24, 24] px, 3-level UNet regulariser, soft-argmin + residual, "
+                            "full-res refinement; no normalisation layers",
+            "max_params": 1_500_000,
+            "stride": STRIDE,
+        },
+    },
+    "lf-layers-v1": {
+        "factory": LFLayersNet,
+        "inputs": ["rgb", "dp", "disparity"],
+        "outputs": ["layers", "planes"],
+        "card": {
+            "task": "rgb + DP + D -> multiplicative layered LF (SPEC §6), L=3 layers, rank R=12",
+            "inputs": {"rgb": "float32 [N,3,H,W] in [0,1] (full-aperture image)",
+                       "dp": "float32 [N,2,H,W] in [0,1]",
+                       "disparity": "float32 [N,1,H,W], D in px"},
+            "outputs": {"layers": "float32 [N,L,R,3,H,W] > 0", "planes": "float32 [N,L], D units (px)"},
+            "architecture": "planes = mean(D) + std(D) * learned offsets; log-domain layers "
+                            "exp(alpha_l log(rgb) + delta_lr), alpha = soft assignment of D to planes; "
+                            "3-level UNet (zero-init head) predicts delta and alpha corrections",
+            "max_params": 3_000_000,
+            "stride": STRIDE,
+        },
+    },
+}
+
+
+def build(name: str, **cfg) -> nn.Module:
+    """Instantiate a registered student by name (``MODELS`` keys); ``cfg`` goes to its constructor."""
+    if name not in MODELS:
+        raise ValueError(f"unknown model {name!r}; known: {sorted(MODELS)}")
+    factory: Callable[..., nn.Module] = MODELS[name]["factory"]
+    return factory(**cfg)
+
+
+def model_card(name: str) -> dict:
+    if name not in MODELS:
+        raise ValueError(f"unknown model {name!r}; known: {sorted(MODELS)}")
+    return dict(MODELS[name]["card"], name=name, version=VERSION)

@@ -1,0 +1,114 @@
+"""dplf-run end to end on a small real .dp file: SPEC §4 layout, manifest, formats, one-line errors."""
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from engine.io.dpfile import DPWriter
+from engine.io.pfm import read_pfm
+from models.synthetic import SceneConfig, render_clip
+
+FRAMES, H, W = 3, 40, 56
+
+
+@pytest.fixture(scope="module")
+def clip_path(tmp_path_factory):
+    path = tmp_path_factory.mktemp("clip") / "clip.dp"
+    clip = render_clip(11, FRAMES, H, W, cfg=SceneConfig(max_disparity=4.0))
+    with DPWriter(path, width=W, height=H, fps=12.0, bit_depth=8, has_rgb=True, camera="synthetic") as wr:
+        for i, s in enumerate(clip):
+            q = lambda a: np.round(np.clip(a, 0, 1) * 255).astype(np.uint8)  # noqa: E731
+            wr.write(q(s.left), q(s.right), q(s.rgb), timestamp=i / 12.0)
+    return path
+
+
+def dplf_run(*args):
+    exe = [sys.executable, "-c", "from engine.cli import run_main; run_main()"]
+    return subprocess.run([*exe, *map(str, args)], capture_output=True, text=True, env={**os.environ, "CI": "1"})
+
+
+def test_png_layout_and_manifest(clip_path, tmp_path):
+    out = tmp_path / "lf"
+    res = dplf_run("--input", clip_path, "--out", out, "--views", 3, "--baseline", 0.8)
+    assert res.returncode == 0, res.stderr
+    assert "3 frames" in res.stdout
+    man = json.loads((out / "manifest.json").read_text())
+    assert man["format"] == "dplf-lf/1" and man["status"] == "complete"
+    assert (man["frames"], man["height"], man["width"], man["views"]) == (FRAMES, H, W, [3, 3])
+    assert np.allclose(np.array(man["positions"])[[0, 4, 8]], [[-0.8, -0.8], [0, 0], [0.8, 0.8]])
+    assert man["fps"] == 12.0 and man["backend"] == "ort-cpu" and man["view_format"] == "png"
+    assert {m["name"] for m in man["models"]} == {"dp-disparity-v1", "lf-layers-v1"}
+    assert set(man["timing"]["latency_ms"]["total"]) >= {"p50", "p95", "p99"}
+    for f in range(FRAMES):
+        d = read_pfm(out / "disparity" / f"{f:06d}.pfm")
+        assert d.shape == (H, W) and d.dtype == np.float32 and np.isfinite(d).all()
+        names = sorted(p.name for p in (out / "views" / f"{f:06d}").iterdir())
+        assert names == [f"v{r:02d}_u{c:02d}.png" for r in range(3) for c in range(3)]
+
+
+def test_npy_format_and_frame_range(clip_path, tmp_path):
+    out = tmp_path / "npy"
+    res = dplf_run("--input", clip_path, "--out", out, "--views", 2, "--format", "npy", "--start", 1,
+                   "--frames", 1)
+    assert res.returncode == 0, res.stderr
+    views = np.load(out / "views" / "000001.npy")
+    assert views.shape == (2, 2, H, W, 3) and views.dtype == np.uint8
+    assert json.loads((out / "manifest.json").read_text())["frames"] == 1
+
+
+def test_no_views_writes_only_disparity(clip_path, tmp_path):
+    out = tmp_path / "d"
+    res = dplf_run("--input", clip_path, "--out", out, "--no-views", "--preview")
+    assert res.returncode == 0, res.stderr
+    assert len(list((out / "disparity").glob("*.pfm"))) == FRAMES
+    assert len(list((out / "disparity").glob("*.png"))) == FRAMES
+    assert not any((out / "views").iterdir())
+
+
+@pytest.mark.parametrize("make_input, args, match", [
+    (lambda d: d / "missing.dp", [], "does not exist"),
+    (lambda d: (d / "junk.dp").write_bytes(b"not a dp file at all") and d / "junk.dp", [], "junk.dp"),
+    (None, ["--backend", "nope"], "unknown backend"),
+    (None, ["--format", "gif"], "gif"),
+])
+def test_bad_input_one_line_nonzero_exit(clip_path, tmp_path, make_input, args, match):
+    src = make_input(tmp_path) if make_input else clip_path
+    res = dplf_run("--input", src, "--out", tmp_path / "o", *args)
+    assert res.returncode != 0
+    lines = res.stderr.strip().splitlines()
+    assert len(lines) == 1 and match in lines[0], res.stderr
+
+
+def test_truncated_input_keeps_frames_already_written(clip_path, tmp_path):
+    data = clip_path.read_bytes()
+    cut = tmp_path / "cut.dp"
+    cut.write_bytes(data[: int(len(data) * 0.8)])   # last frame (and index) cut off
+    out = tmp_path / "o"
+    res = dplf_run("--input", cut, "--out", out, "--views", 2)
+    man = json.loads((out / "manifest.json").read_text())
+    assert man["frames"] >= 1
+    for f in range(man["frames"]):
+        assert (out / "disparity" / f"{f:06d}.pfm").is_file()
+    if res.returncode != 0:   # the cut frame is reported on one line, naming the frame
+        assert "frame" in res.stderr and len(res.stderr.strip().splitlines()) == 1
+        assert man["status"] == "failed"
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root can write anywhere")
+def test_unwritable_output(clip_path, tmp_path):
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    ro.chmod(0o500)
+    res = dplf_run("--input", clip_path, "--out", ro / "x")
+    assert res.returncode != 0 and "writable" in res.stderr
+
+
+def test_output_path_that_is_a_file(clip_path, tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("keep me")
+    res = dplf_run("--input", clip_path, "--out", blocker)
+    assert res.returncode != 0 and "not writable" in res.stderr
+    assert blocker.read_text() == "keep me"

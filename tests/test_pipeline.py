@@ -1,0 +1,106 @@
+"""engine.Pipeline against an independent composition of its parts, plus bad-input handling."""
+import sys
+
+import numpy as np
+import onnxruntime as ort
+import pytest
+
+from engine import Pipeline
+from engine.backends import BackendUnavailable
+from engine.conventions import grid_positions
+from engine.pipeline import DP_MODEL, LF_MODEL, default_models_dir
+from kernels.render_layers import render_layers_reference
+from models.synthetic import SceneConfig, render_sample
+
+
+@pytest.fixture(scope="module")
+def sample():
+    return render_sample(3, height=45, width=61, cfg=SceneConfig(max_disparity=4.0))  # odd sizes on purpose
+
+
+@pytest.fixture(scope="module")
+def pipe():
+    return Pipeline(backend="ort-cpu", views=3, baseline=1.0)
+
+
+def _edge_pad(a, h, w):
+    return np.pad(a, [(0, 0)] * (a.ndim - 2) + [(0, h - a.shape[-2]), (0, w - a.shape[-1])], mode="edge")
+
+
+def test_pipeline_matches_manual_composition(sample, pipe):
+    """Pad -> ONNX students -> crop -> reference renderer, done by hand, equals Pipeline's output."""
+    h, w = sample.left.shape
+    hp, wp = -(-h // 16) * 16, -(-w // 16) * 16
+    dp = _edge_pad(np.stack([sample.left, sample.right])[None], hp, wp).astype(np.float32)
+    rgb = _edge_pad(sample.rgb.transpose(2, 0, 1)[None], hp, wp).astype(np.float32)
+    weights = default_models_dir()
+    dsess = ort.InferenceSession(str(weights / f"{DP_MODEL}.onnx"), providers=["CPUExecutionProvider"])
+    disp = dsess.run(None, {"dp": dp})[0]
+    lsess = ort.InferenceSession(str(weights / f"{LF_MODEL}.onnx"), providers=["CPUExecutionProvider"])
+    feeds = {"rgb": rgb, "dp": dp, "disparity": disp}
+    layers, planes = lsess.run(["layers", "planes"], {i.name: feeds[i.name] for i in lsess.get_inputs()})
+    ref_views = render_layers_reference(np.ascontiguousarray(layers[0, ..., :h, :w]), planes[0],
+                                        grid_positions(3, 1.0).reshape(-1, 2), 1.0)
+
+    out = pipe(sample.left, sample.right, sample.rgb)
+    assert out.disparity.shape == (h, w)
+    np.testing.assert_allclose(out.disparity, disp[0, 0, :h, :w], atol=1e-4)
+    assert out.views.shape == (3, 3, h, w, 3)
+    np.testing.assert_allclose(out.views.reshape(9, h, w, 3), ref_views, atol=2e-4)
+    assert set(out.timings) >= {"preprocess", "disparity", "lf", "render", "total"}
+
+
+def test_render_reuses_layers(sample, pipe):
+    out = pipe(sample.left, sample.right, sample.rgb).copy()
+    again = out.render(grid_positions(3, 1.0).reshape(-1, 2), baseline=1.0)
+    np.testing.assert_allclose(again.reshape(out.views.shape), out.views, atol=1e-6)
+
+
+def test_uint8_and_uint16_inputs_agree_with_float(sample, pipe):
+    ref = pipe(sample.left, sample.right, sample.rgb).copy()
+    u16 = lambda a: np.round(a * 65535).astype(np.uint16)  # noqa: E731
+    out = pipe(u16(sample.left), u16(sample.right), np.round(sample.rgb * 255).astype(np.uint8))
+    assert np.abs(out.disparity - ref.disparity).mean() < 0.05
+
+
+def test_dibr_renderer_centre_view_is_the_rgb(sample):
+    pipe = Pipeline(backend="ort-cpu", views=3, renderer="dibr")
+    out = pipe(sample.left, sample.right, sample.rgb)
+    np.testing.assert_allclose(out.views[1, 1], sample.rgb, atol=1e-5)
+
+
+@pytest.mark.parametrize("args, match", [
+    ((np.zeros((32, 32), np.float32), np.zeros((32, 40), np.float32)), "differ in size"),
+    ((np.zeros((32, 32, 3), np.float32), np.zeros((32, 32, 3), np.float32)), "2-D"),
+    ((np.full((32, 32), np.nan, np.float32), np.zeros((32, 32), np.float32)), "NaN"),
+    ((np.zeros((32, 32), np.int32), np.zeros((32, 32), np.int32)), "dtype"),
+    ((np.full((32, 32), 3.0, np.float32), np.zeros((32, 32), np.float32)), r"\[0, 1\]"),
+])
+def test_bad_inputs_raise_one_clear_line(pipe, args, match):
+    with pytest.raises(ValueError, match=match) as err:
+        pipe(*args)
+    assert "\n" not in str(err.value)
+
+
+def test_unknown_and_unavailable_backends():
+    with pytest.raises(ValueError, match="unknown backend"):
+        Pipeline(backend="tpu")
+    if "CUDAExecutionProvider" not in ort.get_available_providers():
+        with pytest.raises(BackendUnavailable, match="ort-cuda"):
+            Pipeline(backend="ort-cuda")
+
+
+def test_info_names_backend_and_models(pipe):
+    info = pipe.info()
+    assert info["backend"] == "ort-cpu" and info["backends"]["ort-cpu"]["ok"]
+    assert set(info["models"]) == {DP_MODEL, LF_MODEL}
+    assert all(len(m["sha256"]) == 64 for m in info["models"].values())
+
+
+def test_runtime_does_not_import_torch():
+    import subprocess
+
+    code = ("import sys, numpy as np; from engine import Pipeline; import engine.cli, engine.run; "
+            "p = Pipeline(backend='ort-cpu', views=2); p(np.random.rand(32, 32).astype('f4'), "
+            "np.random.rand(32, 32).astype('f4')); assert 'torch' not in sys.modules, 'torch imported'")
+    subprocess.run([sys.executable, "-c", code], check=True)
