@@ -152,13 +152,7 @@ class Pipeline:
             return render_layers(out.layers, out.planes, positions, baseline, out=buf, out_dtype=dtype)
         from kernels.dibr import dibr_warp
 
-        views = dibr_warp(out.rgb, out.disparity, positions, baseline)
-        if np.dtype(dtype) == np.uint8:
-            views = np.clip(np.rint(views * 255.0), 0, 255).astype(np.uint8)
-        if buf is not None:
-            np.copyto(buf, views)
-            return buf
-        return views
+        return dibr_warp(out.rgb, out.disparity, positions, baseline, out=buf, out_dtype=dtype)
 
     def _buffer(self, name: str, shape, dtype) -> np.ndarray:
         buf = self._buffers.get(name)

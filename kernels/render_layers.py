@@ -64,59 +64,75 @@ def layer_shifts(planes: np.ndarray, positions: np.ndarray, baseline: float = 1.
     return (bp[None, :, None] * np.asarray(positions, np.float32)[:, None, :]).astype(np.float32)
 
 
-def _lerp_shift(src: np.ndarray, d: float, axis: int, dst: np.ndarray) -> None:
-    """dst = src sampled at (index + d) along `axis` (0 rows, 1 columns), linear, border clamp.  [H, W]"""
+def _lerp_shift(src: np.ndarray, d: float, axis: int, dst: np.ndarray, start: int = 0, stop: int | None = None):
+    """dst = src sampled at (index + d) along `axis` (0 rows, 1 columns), linear, border clamp.
+
+    Only output indices [start, stop) along `axis` are produced; dst holds just those.  src [H, W]
+    """
     n = src.shape[axis]
+    stop = n if stop is None else stop
     d = float(np.clip(d, -n, n))  # beyond the image every sample clamps to an edge anyway
     i = int(np.floor(d))
     f = np.float32(d - i)
-    lo = min(max(-i, 0), n)  # first index whose two taps are both inside
-    hi = min(max(n - 1 - i, lo), n)
+    lo = min(max(-i, start), stop)  # first output index whose two taps are both inside
+    hi = min(max(n - 1 - i, lo), stop)
 
     def sl(a, b):
         return (slice(a, b), slice(None)) if axis == 0 else (slice(None), slice(a, b))
 
     if hi > lo:
         if f == 0:
-            np.copyto(dst[sl(lo, hi)], src[sl(lo + i, hi + i)])
+            np.copyto(dst[sl(lo - start, hi - start)], src[sl(lo + i, hi + i)])
         else:
             cv2.addWeighted(src[sl(lo + i, hi + i)], float(1 - f), src[sl(lo + i + 1, hi + i + 1)], float(f), 0.0,
-                            dst=dst[sl(lo, hi)])
-    if lo > 0:
-        dst[sl(0, lo)] = src[sl(0, 1)]
-    if hi < n:
-        dst[sl(hi, n)] = src[sl(n - 1, n)]
+                            dst=dst[sl(lo - start, hi - start)])
+    if lo > start:
+        dst[sl(0, lo - start)] = src[sl(0, 1)]
+    if hi < stop:
+        dst[sl(hi - start, stop - start)] = src[sl(n - 1, n)]
 
 
-def _shifted(src, d, axis, buf):
-    if d == 0:
-        return src
-    _lerp_shift(src, d, axis, buf)
-    return buf
+def _render_group(layers, shifts, views, out, R, band=96):
+    """Render `views` (which share their horizontal shifts) into out[views].
 
-
-def _render_group(layers, shifts, views, out, R_scale):
-    """Render `views` (which share their horizontal shifts) into out[views]."""
+    The vertical pass, products and accumulation run on row bands so their buffers stay in L2.
+    """
     L, R, C, H, W = layers.shape
     G = len(views)
     hbuf = np.empty((L, H, W), np.float32)
-    vbuf = np.empty((L, H, W), np.float32)
-    prod = np.empty((H, W), np.float32)
+    vbuf = np.empty((L, band, W), np.float32)
+    prod = np.empty((band, W), np.float32)
     acc = np.zeros((G, C, H, W), np.float32)
     dx = shifts[views[0], :, 0]
+    bands = [(a, min(a + band, H)) for a in range(0, H, band)]
     for r in range(R):
         for c in range(C):
-            hs = [_shifted(layers[l, r, c], dx[l], 1, hbuf[l]) for l in range(L)]
-            for g, p in enumerate(views):
-                vs = [_shifted(hs[l], shifts[p, l, 1], 0, vbuf[l]) for l in range(L)]
-                if L == 1:
-                    cv2.accumulate(vs[0], acc[g, c])
-                    continue
-                last = vs[0]
-                for l in range(1, L - 1):
-                    cv2.multiply(last, vs[l], dst=prod)
-                    last = prod
-                cv2.accumulateProduct(last, vs[L - 1], acc[g, c])
+            hs = []
+            for l in range(L):
+                if dx[l] == 0:
+                    hs.append(layers[l, r, c])
+                else:
+                    _lerp_shift(layers[l, r, c], dx[l], 1, hbuf[l])
+                    hs.append(hbuf[l])
+            for a, b in bands:
+                for g, p in enumerate(views):
+                    vs = []
+                    for l in range(L):
+                        dy = shifts[p, l, 1]
+                        if dy == 0:
+                            vs.append(hs[l][a:b])
+                        else:
+                            _lerp_shift(hs[l], dy, 0, vbuf[l, :b - a], a, b)
+                            vs.append(vbuf[l, :b - a])
+                    target = acc[g, c, a:b]
+                    if L == 1:
+                        cv2.accumulate(vs[0], target)
+                        continue
+                    last = vs[0]
+                    for l in range(1, L - 1):
+                        cv2.multiply(last, vs[l], dst=prod[:b - a])
+                        last = prod[:b - a]
+                    cv2.accumulateProduct(last, vs[L - 1], target)
     for g, p in enumerate(views):
         if out.dtype == np.uint8:
             planes = [cv2.convertScaleAbs(cv2.max(acc[g, c], 0.0), alpha=255.0 / R) for c in range(C)]

@@ -122,19 +122,27 @@ class LFLayersNet(nn.Module):
     """Layered LF student.  rgb [N,3,H,W], dp [N,2,H,W], disparity [N,1,H,W] ->
     layers [N, L, R, 3, H, W] (> 0), planes [N, L] (px, units of D).
 
-    layers[l, r] = exp(alpha_l * log(rgb + eps) + delta_{l,r}); alpha = softmax_l(-(D - p_l)^2 / tau + a_l).
-    With delta = a = 0 (the initial state) prod_l layers[l, r] = rgb + eps at every pixel.
+    In the log domain, with g = log(rgb + eps) and a smooth base b = blur(g):
+        log layers[l, r] = alpha_l (g - b) + w_l b + delta_{l,r}
+    alpha = softmax_l(-(D - p_l)^2 / 2 sigma^2 + a_l) assigns detail to the plane nearest D, and w (softmax,
+    initially on the farthest plane) carries the smooth base, so a disocclusion shows the base instead of a
+    hole. sum_l alpha_l = sum_l w_l = 1, hence with delta = 0 (the initial state, the UNet head is
+    zero-initialised) the centre view prod_l layers[l, r] equals rgb + eps exactly; off-centre views are a
+    layered DIBR.
     """
 
     def __init__(self, num_layers: int = 3, rank: int = 12, widths: tuple[int, int, int] = (32, 48, 64),
-                 eps: float = 1e-3, seed: int = 0):
+                 eps: float = 1e-3, base_blur: int = 15, seed: int = 0):
         super().__init__()
-        self.num_layers, self.rank, self.eps = num_layers, rank, eps
+        self.num_layers, self.rank, self.eps, self.base_blur = num_layers, rank, eps, base_blur
         L = num_layers
         spread = torch.linspace(-1.2, 1.2, L) if L > 1 else torch.zeros(1)
         self.plane_offsets = nn.Parameter(spread.clone())  # in units of the image's D std
-        self.log_sigma = nn.Parameter(torch.tensor(math.log(0.6)))  # softness, in units of plane spacing
-        self.unet = SmallUNet(3 + 2 + 1 + L, L * 3 * rank + L, widths)
+        self.log_sigma = nn.Parameter(torch.tensor(math.log(0.4)))  # softness, in units of the D std
+        prior = torch.full((L,), -8.0)
+        prior[0] = 0.0
+        self.register_buffer("base_prior", prior.view(1, L, 1, 1))
+        self.unet = SmallUNet(3 + 3 + 2 + 1 + L, L * 3 * rank + 2 * L, widths)
         nn.init.zeros_(self.unet.head.weight)
         nn.init.zeros_(self.unet.head.bias)
         # A fixed random rank-mixing matrix lets the (zero-initialised) head break the symmetry between ranks.
@@ -143,10 +151,17 @@ class LFLayersNet(nn.Module):
         self.register_buffer("rank_mix", mix.contiguous())
 
     def planes_from(self, disparity: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """disparity [N,1,H,W] -> (planes [N, L], plane spacing scale [N, 1])."""
+        """disparity [N,1,H,W] -> (planes [N, L] sorted far to near at init, D std [N, 1])."""
         mean = disparity.mean(dim=(2, 3))
         std = (disparity - mean[..., None, None]).pow(2).mean(dim=(2, 3)).sqrt() + 0.25
         return mean + std * self.plane_offsets.view(1, -1), std
+
+    def smooth(self, x: torch.Tensor) -> torch.Tensor:
+        """Two box filters of size base_blur with edge replication.  [N,C,H,W] -> same."""
+        k = self.base_blur
+        for _ in range(2):
+            x = F.avg_pool2d(F.pad(x, (k // 2,) * 4, mode="replicate"), k, stride=1)
+        return x
 
     def forward(self, rgb: torch.Tensor, dp: torch.Tensor, disparity: torch.Tensor):
         if rgb.dim() != 4 or rgb.shape[1] != 3:
@@ -157,18 +172,20 @@ class LFLayersNet(nn.Module):
         n, _, h, w = rgb.shape
         L, R = self.num_layers, self.rank
         planes, scale = self.planes_from(disparity)
-        spacing = scale * (1.2 if L > 1 else 1.0)
-        sigma = torch.exp(self.log_sigma) * spacing  # [N, 1]
+        sigma = torch.exp(self.log_sigma) * scale  # [N, 1]
         dist = (disparity - planes[..., None, None]) / sigma[..., None, None]  # [N, L, H, W]
         logits = -0.5 * dist.clamp(-30.0, 30.0).pow(2)
         log_rgb = torch.log(rgb.clamp(0.0, 1.0) + self.eps)
+        base = self.smooth(log_rgb)
+        detail = log_rgb - base
         d_norm = (disparity - planes[:, L // 2: L // 2 + 1, None, None]) / (4.0 * scale[..., None, None])
-        feats = torch.cat([log_rgb / 4.0 + 1.0, _normalise_dp(dp), d_norm, torch.softmax(logits, 1)], 1)
+        feats = torch.cat([log_rgb / 4.0 + 1.0, detail, _normalise_dp(dp), d_norm, torch.softmax(logits, 1)], 1)
         out = self.unet(feats)
         alpha = torch.softmax(logits + out[:, :L], 1)  # [N, L, H, W]
-        z = out[:, L:].reshape(n, L, 3, R, h, w)
+        weight = torch.softmax(self.base_prior + out[:, L:2 * L], 1)
+        z = out[:, 2 * L:].reshape(n, L, 3, R, h, w)
         delta = torch.einsum("rk,nlckhw->nlrchw", self.rank_mix, z)
-        log_layers = alpha[:, :, None, None] * log_rgb[:, None, None] + delta
+        log_layers = (alpha[:, :, None] * detail[:, None] + weight[:, :, None] * base[:, None])[:, :, None] + delta
         layers = torch.exp(log_layers.clamp(-12.0, 3.0))
         return layers, planes
 

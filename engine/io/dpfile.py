@@ -12,6 +12,7 @@ import os
 import struct
 import threading
 import zlib
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Iterator
@@ -35,6 +36,8 @@ PLANE_IDS = {"left": 0, "right": 1, "rgb": 2}
 CODEC_ZLIB = 1
 FILTER_NONE, FILTER_SUB = 0, 1
 ZLIB_LEVEL = 1
+# zlib releases the GIL: planes are (de)compressed concurrently.
+_POOL = ThreadPoolExecutor(max_workers=min(3, os.cpu_count() or 1), thread_name_prefix="dpfile")
 CALIBRATION_KEYS = ("disparity_gain", "disparity_offset", "focal_length_px", "pixel_pitch_um", "baseline_mm")
 ORIENTATIONS = (0, 90, 180, 270)
 
@@ -113,12 +116,16 @@ class DPFrame:
 # ---------------------------------------------------------------- plane codec
 
 def _encode_plane(arr: np.ndarray) -> bytes:
-    """Horizontal delta (mod 2^bits, per channel) then zlib: lossless, fast, ~2x on 16-bit sensor data."""
+    """Horizontal delta (mod 2^bits, per channel) then zlib: lossless, fast, ~2x on 16-bit sensor data.
+    [H, W] or [H, W, 3] -> deflate bytes."""
     arr = arr.astype(arr.dtype.newbyteorder("<"), copy=False)
     delta = np.empty_like(arr)
     delta[:, :1] = arr[:, :1]
     np.subtract(arr[:, 1:], arr[:, :-1], out=delta[:, 1:])  # unsigned: wraps modulo 2^bits
-    return zlib.compress(delta.tobytes(), ZLIB_LEVEL)
+    # Huffman-only deflate: after the delta filter most of the gain is entropy coding, and it is ~1.4x
+    # faster than level 1 (any inflate reads it).
+    z = zlib.compressobj(ZLIB_LEVEL, zlib.DEFLATED, 15, 9, zlib.Z_HUFFMAN_ONLY)
+    return z.compress(delta) + z.flush()
 
 
 def _decode_plane(payload: bytes, shape: tuple, dtype: np.dtype, filt: int) -> np.ndarray:
@@ -234,7 +241,7 @@ class DPWriter:
         if not math.isfinite(ts):
             raise ValueError(f"DPWriter.write: timestamp must be finite, got {timestamp!r}")
         planes = [("left", left), ("right", right)] + ([("rgb", rgb)] if h.has_rgb else [])
-        payloads = [_encode_plane(a) for _, a in planes]
+        payloads = list(_POOL.map(_encode_plane, [a for _, a in planes]))
         descs = b"".join(_PLANE_DESC.pack(PLANE_IDS[n], CODEC_ZLIB, FILTER_SUB, len(p))
                          for (n, _), p in zip(planes, payloads))
         body = _FRAME_FIXED.pack(index, ts, len(planes)) + descs + b"".join(payloads)
@@ -354,13 +361,13 @@ class DPReader:
         while pos < self._size:
             frame = len(offsets)
             head = self._pread(pos, _RECORD_HEAD.size)
+            if head[:4] == INDEX_MAGIC:  # the index follows the last frame (its footer is broken or cut)
+                break
             if len(head) < _RECORD_HEAD.size:
                 self.damage = self._err(f"record header is truncated (file ends after {len(head)} bytes)",
                                         frame, pos)
                 break
             magic, n = _RECORD_HEAD.unpack(head)
-            if magic == INDEX_MAGIC:
-                break
             if magic != FRAME_MAGIC:
                 self.damage = self._err(f"bad record magic {magic!r} (corrupted data)", frame, pos)
                 break
@@ -408,17 +415,21 @@ class DPReader:
             if index != i:
                 raise ValueError(f"record says it is frame {index}")
             pos = _FRAME_FIXED.size + count * _PLANE_DESC.size
-            planes = {}
+            jobs = {}
             for k in range(count):
                 pid, codec, filt, length = _PLANE_DESC.unpack_from(body, _FRAME_FIXED.size + k * _PLANE_DESC.size)
+                if pid not in PLANE_IDS.values():  # a plane from a later minor version: skip it
+                    pos += length
+                    continue
                 if codec != CODEC_ZLIB:
                     raise ValueError(f"unknown codec {codec}")
                 if pid == PLANE_IDS["rgb"]:
                     shape, dtype = (h.height, h.width, 3), np.dtype(np.uint8)
                 else:
                     shape, dtype = (h.height, h.width), h.dtype
-                planes[pid] = _decode_plane(body[pos:pos + length], shape, dtype, filt)
+                jobs[pid] = _POOL.submit(_decode_plane, body[pos:pos + length], shape, dtype, filt)
                 pos += length
+            planes = {pid: job.result() for pid, job in jobs.items()}
             left, right = planes[0], planes[1]
         except (ValueError, KeyError, struct.error, zlib.error) as e:
             raise self._err(f"cannot decode ({e})", i, off) from e
@@ -450,6 +461,11 @@ class DPReader:
 
     def close(self) -> None:
         self._f.close()
+
+    def __del__(self):
+        f = getattr(self, "_f", None)
+        if f is not None:
+            f.close()
 
     def __enter__(self) -> "DPReader":
         return self

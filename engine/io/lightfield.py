@@ -55,7 +55,8 @@ def lf_view_files(folder: str | os.PathLike, grid: int | None = None) -> tuple[s
     return None
 
 
-def _read_rgb(path: Path) -> np.ndarray:
+def read_rgb(path: Path) -> np.ndarray:
+    """An image file as uint8 RGB [H, W, 3] (16-bit files are reduced to 8 bits by OpenCV)."""
     img = cv2.imread(str(path), cv2.IMREAD_COLOR)
     if img is None:
         raise ValueError(f"{path}: cannot decode image")
@@ -72,11 +73,11 @@ def load_light_field(folder: str | os.PathLike, grid: int | None = None) -> Ligh
         raise ValueError(f"{folder}: no light-field views found (expected input_CamNNN.png or *_RR_CC.png)")
     layout, paths = found
     k = len(paths)
-    first = _read_rgb(paths[0][0])
+    first = read_rgb(paths[0][0])
     views = np.empty((k, k) + first.shape, dtype=np.uint8)
     for r in range(k):
         for c in range(k):
-            img = first if r == c == 0 else _read_rgb(paths[r][c])
+            img = first if r == c == 0 else read_rgb(paths[r][c])
             if img.shape != first.shape:
                 raise ValueError(f"{paths[r][c]}: size {img.shape[:2]} differs from the first view {first.shape[:2]}")
             views[r, c] = img

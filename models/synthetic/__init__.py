@@ -13,11 +13,11 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .render import disc_pattern, render_disparity, render_dp, render_views, sensor
-from .scene import APERTURES, Layer, Scene, SceneConfig, make_scene
+from .scene import APERTURES, Layer, Scene, SceneConfig, make_scene, scene_from_layers
 from .textures import MASK_FAMILIES, TEXTURE_FAMILIES
 
 __all__ = ["SceneConfig", "Sample", "Scene", "Layer", "make_scene", "render_sample", "render_clip",
-           "render_stereo", "render_scene", "render_views", "render_disparity", "disc_pattern",
+           "render_stereo", "render_scene", "scene_from_layers", "render_dp", "render_views", "render_disparity", "disc_pattern",
            "APERTURES", "TEXTURE_FAMILIES", "MASK_FAMILIES"]
 
 

@@ -9,7 +9,7 @@ from engine.conventions import APERTURE_RADIUS, dp_gray, half_aperture_weights, 
 from .scene import Layer, Scene, SceneConfig
 
 _MAX_REMAP_ROWS = 32000  # cv2.remap asserts dst rows < SHRT_MAX
-_CHUNK_PIXELS = 1 << 21
+_CHUNK_PIXELS = 1 << 18
 
 
 def _layer_window(scene: Scene, layer: Layer, frame: int, reach: float) -> tuple[int, int, int, int] | None:
@@ -139,12 +139,18 @@ def disc_pattern(samples: int) -> tuple[np.ndarray, float]:
 
     Returns (positions float32 [P, 2], lattice spacing in u units).
     """
+    if samples < 2:
+        raise ValueError(f"disc aperture needs >= 2 samples, got {samples}")
     r = APERTURE_RADIUS
-    spacing = np.sqrt(np.pi * r * r / max(samples, 1))
-    k = int(np.ceil(r / spacing))
-    g = np.arange(-k, k + 1) * spacing
-    uu, vv = np.meshgrid(g, g)
-    keep = uu**2 + vv**2 <= r * r
+    spacing = np.sqrt(np.pi * r * r / samples)
+    while True:  # the clipped lattice count fluctuates around the area estimate: shrink until enough
+        k = int(np.ceil(r / spacing))
+        g = np.arange(-k, k + 1) * spacing
+        uu, vv = np.meshgrid(g, g)
+        keep = uu**2 + vv**2 <= r * r
+        if keep.sum() >= samples:
+            break
+        spacing *= 0.98
     pts = np.stack([uu[keep], vv[keep]], -1)
     wl = np.where(pts[:, 0] < 0, 1.0, np.where(pts[:, 0] == 0, 0.5, 0.0))
     centroid = -(wl * pts[:, 0]).sum() / wl.sum()

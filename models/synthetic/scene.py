@@ -178,3 +178,28 @@ def make_scene(seed: int, height: int = 128, width: int = 128, cfg: SceneConfig 
     return Scene(height=height, width=width, margin=margin, layers=layers, frames=frames,
                  vignetting=float(rng.uniform(0, cfg.vignetting)), dp_imbalance=float(rng.uniform(0, cfg.dp_imbalance)),
                  seed=seed, info={"n_layers": len(layers), "focus_z": float(focus), "scale": float(scale)})
+
+
+def scene_from_layers(height: int, width: int, layers: list, margin: int | None = None) -> Scene:
+    """Hand-built static scene (tests, demos). layers: back-to-front list of (rgb, alpha, plane) with
+    rgb float32 [H + 2m, W + 2m, 3], alpha [H + 2m, W + 2m] or None (opaque; required for the first),
+    plane = D (float, fronto-parallel) or (d0, gx, gy). margin m defaults to (rgb height - H) / 2."""
+    if not layers:
+        raise ValueError("scene_from_layers needs at least one (rgb, alpha, plane) layer")
+    hc, wc = layers[0][0].shape[:2]
+    m = (hc - height) // 2 if margin is None else margin
+    if hc != height + 2 * m or wc != width + 2 * m:
+        raise ValueError(f"layer canvas {hc}x{wc} must be the image {height}x{width} plus a margin on every side")
+    out = []
+    for i, (rgb, alpha, plane) in enumerate(layers):
+        plane = (float(plane), 0.0, 0.0) if np.isscalar(plane) else tuple(float(p) for p in plane)
+        if alpha is None:
+            alpha = np.ones((hc, wc), np.float32)
+        elif i == 0:
+            raise ValueError("the first (background) layer must be opaque: pass alpha=None")
+        alpha = np.asarray(alpha, np.float32)
+        rgba = np.concatenate([np.asarray(rgb, np.float32) * alpha[..., None], alpha[..., None]], -1)
+        ys_nz, xs_nz = np.nonzero(alpha > 1e-4)
+        bbox = None if i == 0 else (int(xs_nz.min()), int(ys_nz.min()), int(xs_nz.max()) + 1, int(ys_nz.max()) + 1)
+        out.append(Layer(rgba=rgba, plane=plane, bbox=bbox, trajectory=np.zeros((1, 2), np.float32)))
+    return Scene(height=height, width=width, margin=m, layers=out, seed=0)

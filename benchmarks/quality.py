@@ -1,0 +1,335 @@
+"""Quality benchmark (SPEC §9) on real light fields with DP synthesised from them (SPEC §2).
+
+    python benchmarks/quality.py                      # dev scenes: hci/antinous, lytro/illum_2067 (inner 7x7),
+                                                      # lytro/lytro1_IMG_0001 (10x10); both protocols
+    python benchmarks/quality.py --quick              # one small crop of hci/antinous (for tests)
+    python benchmarks/quality.py --json benchmarks/results/quality-cpu-DATE.json
+    python benchmarks/quality.py --holdout            # ACCEPTANCE ONLY: the holdout scenes instead
+
+Per scene and protocol (full aperture A = K; phone-like A = 3 for odd K, 4 for even K): DP is synthesised
+from the central A x A views (engine.io.lightfield.synthesize_dp) and every method renders the K x K grid at
+the GT views' positions u = k / (2 c-bar) (views = K, baseline = max|k| / (2 c-bar)). LF PSNR/SSIM are
+per view on uint8, mean and worst over all views but the centre one. Methods: `dplf` (engine.Pipeline,
+layered renderer), `dplf-dibr` (its disparity + DIBR), `copy` (full-aperture RGB in every view),
+`sgbm-dibr` (OpenCV SGBM on the DP pair + DIBR) and, on HCI, `oracle-dibr` (DIBR with the GT disparity,
+D = 2 c-bar d). Disparity metrics on HCI in the GT's units (d = D / (2 c-bar)), raw and after the affine
+fit. Temporal stability: a video made by sliding a crop window over HCI antinous by known integer steps;
+flicker = mean |difference| of consecutive outputs after undoing the motion (uint8 levels for views, pixels
+of D for disparity); the inputs are exact crops, so a perfectly shift-equivariant method scores 0.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+if __package__ in (None, ""):
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchmarks import metrics as M
+from benchmarks.common import DEFAULT_DATA, device_string, fmt, host_info, print_table, write_json
+
+
+@dataclass(frozen=True)
+class Scene:
+    path: str                  # relative to the data folder
+    inner: int | None = None   # use only the central inner x inner views
+    gt: str | None = None      # GT disparity file (HCI), per view step
+
+
+DEV_SCENES = (Scene("hci/antinous", gt="gt_disp_lowres.pfm"),
+              Scene("lytro/illum_2067", inner=7),   # its corner views are vignetted
+              Scene("lytro/lytro1_IMG_0001"))
+HOLDOUT_SCENES = (Scene("hci/backgammon", gt="gt_disp_lowres.pfm"), Scene("lytro/lytro1_IMG_0002"))
+HOLDOUT_NAMES = ("backgammon", "lytro1_IMG_0002", "015")
+TEMPORAL_SCENE = Scene("hci/antinous", gt="gt_disp_lowres.pfm")
+
+
+def is_holdout(path: str) -> bool:
+    return any(name in path for name in HOLDOUT_NAMES)
+
+
+# ---- inputs ----------------------------------------------------------------------------------------------
+def load_scene(data: Path, scene: Scene, crop: int | None = None):
+    """(views uint8 [K, K, H, W, 3], gt d [H, W] or None). crop: keep a central crop x crop window."""
+    from engine.io.lightfield import load_light_field
+
+    lf = load_light_field(data / scene.path)
+    views = lf.views
+    if scene.inner:
+        lo = (views.shape[0] - scene.inner) // 2
+        views = views[lo:lo + scene.inner, lo:lo + scene.inner]
+    gt = None
+    if scene.gt:
+        from engine.io.pfm import read_pfm
+
+        gt = read_pfm(data / scene.path / scene.gt).astype(np.float32)
+    if crop:
+        h, w = views.shape[2:4]
+        y0, x0 = (h - crop) // 2, (w - crop) // 2
+        views = views[:, :, y0:y0 + crop, x0:x0 + crop]
+        gt = None if gt is None else gt[y0:y0 + crop, x0:x0 + crop]
+    return np.ascontiguousarray(views), gt
+
+
+def protocol_apertures(grid: int) -> dict[str, int]:
+    from engine.conventions import phone_like_aperture
+
+    return {"full": grid, "phone": phone_like_aperture(grid)}
+
+
+def sgbm_settings(aperture: int) -> dict:
+    """Search range and horizontal upsampling of SGBM per protocol: phone-like DP disparities are ~1 px."""
+    return {"max_disparity": 16.0, "upscale": 2} if aperture >= 5 else {"max_disparity": 6.0, "upscale": 4}
+
+
+# ---- methods: each returns (views uint8 [K, K, H, W, 3], D [H, W] or None, ms) ----------------------------
+class DplfRunner:
+    """engine.Pipeline instances, cached per (renderer, views, baseline)."""
+
+    def __init__(self, backend: str = "ort-cpu", threads: int | None = None):
+        self.backend, self.threads, self._pipes = backend, threads, {}
+        self.error: str | None = None
+        self.info: dict | None = None
+
+    def pipe(self, renderer: str, views: int, baseline: float):
+        key = (renderer, views, round(baseline, 6))
+        if key not in self._pipes:
+            from engine import Pipeline
+
+            self._pipes[key] = Pipeline(backend=self.backend, views=views, baseline=baseline, renderer=renderer,
+                                        dtype=np.uint8, threads=self.threads)
+            self.info = self.info or self._pipes[key].info()
+        return self._pipes[key]
+
+    def __call__(self, renderer, left, right, rgb, views, baseline):
+        out = self.pipe(renderer, views, baseline)(left, right, rgb)
+        return out.views.copy(), out.disparity.copy(), out.timings.get("total")
+
+    def available(self) -> bool:
+        if self.error is None:
+            try:
+                self.pipe("dibr", 1, 1.0)
+            except Exception as exc:  # noqa: BLE001 - missing engine/weights: skip the dplf rows, say why
+                self.error = f"{type(exc).__name__}: {exc}"
+        return self.error is None
+
+
+def _timed(fn, *args):
+    t = time.perf_counter()
+    res = fn(*args)
+    return res, (time.perf_counter() - t) * 1e3
+
+
+def run_baselines(left, right, rgb, k: int, baseline: float, aperture: int, gt_d, cbar: float) -> dict:
+    from benchmarks.baselines.dibr_baseline import copy_views, dibr_views, sgbm_disparity, to_u8
+    from engine.conventions import grid_positions
+
+    pos = grid_positions(k, 1.0).reshape(-1, 2)
+    shape = (k, k) + rgb.shape
+    out = {}
+    t = time.perf_counter()
+    out["copy"] = (np.ascontiguousarray(copy_views(to_u8(rgb), k)), None, (time.perf_counter() - t) * 1e3)
+    t = time.perf_counter()
+    d = sgbm_disparity(left, right, **sgbm_settings(aperture))
+    out["sgbm-dibr"] = (to_u8(dibr_views(rgb, d, pos, baseline)).reshape(shape), d, (time.perf_counter() - t) * 1e3)
+    if gt_d is not None:
+        d = (2.0 * cbar * gt_d).astype(np.float32)
+        t = time.perf_counter()
+        out["oracle-dibr"] = (to_u8(dibr_views(rgb, d, pos, baseline)).reshape(shape), d,
+                              (time.perf_counter() - t) * 1e3)
+    return out
+
+
+def evaluate_scene(views_u8, gt_d, name: str, dplf: DplfRunner | None, log=print) -> list[dict]:
+    """Every method on one scene, both protocols. Returns rows (SPEC §9 shape + scene/protocol keys)."""
+    from engine.conventions import half_aperture_centroid
+    from engine.io.lightfield import synthesize_dp
+
+    k = views_u8.shape[0]
+    h, w = views_u8.shape[2:4]
+    rows = []
+    for protocol, a in protocol_apertures(k).items():
+        cbar = half_aperture_centroid(a)
+        baseline = ((k - 1) / 2.0) / (2.0 * cbar)
+        left, right, rgb = synthesize_dp(views_u8, a)
+        results = run_baselines(left, right, rgb, k, baseline, a, gt_d, cbar)
+        if dplf is not None and dplf.available():
+            for renderer, label in (("layers", "dplf"), ("dibr", "dplf-dibr")):
+                try:
+                    results[label] = dplf(renderer, left, right, rgb, k, baseline)
+                except Exception as exc:  # noqa: BLE001 - e.g. LF model missing: keep the other rows
+                    log(f"  {label} skipped on {name}/{protocol}: {type(exc).__name__}: {exc}")
+        for method, (pred, d, ms) in results.items():
+            metrics = {k_: v for k_, v in M.lf_scores(pred, views_u8).items()}
+            if gt_d is not None and d is not None:
+                metrics.update({f"disp_{k_}": v for k_, v in M.disparity_scores(d / (2.0 * cbar), gt_d).items()})
+            kind = "dplf" if method.startswith("dplf") else "baseline"
+            backend = (dplf.info or {}).get("backend", "ort-cpu") if kind == "dplf" else "opencv-cpu"
+            precision = (dplf.info or {}).get("precision", "fp32") if kind == "dplf" else "fp32"
+            rows.append({"name": method, "kind": kind, "backend": backend, "precision": precision,
+                         "height": h, "width": w, "views": k, "fps": None if not ms else round(1e3 / ms, 3),
+                         "latency_ms": {"p50": None if ms is None else round(ms, 2), "p95": None, "p99": None},
+                         "params": None, "gmacs": None, "scene": name, "protocol": protocol, "aperture": a,
+                         "baseline": round(baseline, 4), "metrics": metrics})
+        log(f"  {name}/{protocol} (A={a}): " + ", ".join(
+            f"{r['name']} {r['metrics']['psnr_mean']:.2f} dB" for r in rows if r["protocol"] == protocol))
+    return rows
+
+
+# ---- temporal stability ----------------------------------------------------------------------------------
+def crop_offsets(frames: int, step: tuple[int, int] = (3, 5)) -> list[tuple[int, int]]:
+    """Known integer (y, x) offsets of the sliding crop window, frame by frame."""
+    return [(t * step[0], t * step[1]) for t in range(frames)]
+
+
+def temporal_stability(views_u8, gt_d, frames: int, crop: int, dplf: DplfRunner | None, aperture: int,
+                       log=print) -> list[dict]:
+    """Flicker of each method's centre view, corner view (u = v = -max) and disparity on a sliding crop."""
+    from benchmarks.baselines.dibr_baseline import dibr_views, sgbm_disparity, to_u8
+    from engine.conventions import grid_positions, half_aperture_centroid
+    from engine.io.lightfield import synthesize_dp
+
+    k = views_u8.shape[0]
+    cbar = half_aperture_centroid(aperture)
+    baseline = ((k - 1) / 2.0) / (2.0 * cbar)
+    left, right, rgb = synthesize_dp(views_u8, aperture)
+    offsets = crop_offsets(frames)
+    h, w = left.shape
+    if crop + offsets[-1][0] > h or crop + offsets[-1][1] > w:
+        raise ValueError(f"temporal: crop {crop} + motion {offsets[-1]} exceeds the {h}x{w} scene; use a smaller crop")
+    pos = grid_positions(3, 1.0).reshape(-1, 2)[[4, 0]]  # centre, top-left corner
+    methods = {"copy": [], "sgbm-dibr": [], "oracle-dibr": []}
+    use_dplf = dplf is not None and dplf.available()
+    if use_dplf:
+        methods.update({"dplf": [], "dplf-dibr": []})
+    for oy, ox in offsets:
+        sl = (slice(oy, oy + crop), slice(ox, ox + crop))
+        l, r, c = left[sl], right[sl], rgb[sl]
+        methods["copy"].append((to_u8(c), to_u8(c), None))
+        d = sgbm_disparity(l, r, **sgbm_settings(aperture))
+        v = to_u8(dibr_views(c, d, pos, baseline))
+        methods["sgbm-dibr"].append((v[0], v[1], d))
+        if gt_d is not None:
+            d = (2.0 * cbar * gt_d[sl]).astype(np.float32)
+            v = to_u8(dibr_views(c, d, pos, baseline))
+            methods["oracle-dibr"].append((v[0], v[1], d))
+        if use_dplf:
+            for renderer, label in (("layers", "dplf"), ("dibr", "dplf-dibr")):
+                try:
+                    views, d, _ = dplf(renderer, l, r, c, 3, baseline)
+                    methods[label].append((views[1, 1], views[0, 0], d))
+                except Exception as exc:  # noqa: BLE001
+                    log(f"  temporal {label} skipped: {type(exc).__name__}: {exc}")
+                    methods[label] = None
+    rows = []
+    for name, seq in methods.items():
+        if not seq:
+            continue
+        metrics = {"flicker_centre": M.flicker(M.align_crops([s[0] for s in seq], offsets)),
+                   "flicker_corner": M.flicker(M.align_crops([s[1] for s in seq], offsets))}
+        if seq[0][2] is not None:
+            metrics["flicker_disparity_px"] = M.flicker(M.align_crops([s[2] for s in seq], offsets))
+        kind = "dplf" if name.startswith("dplf") else "baseline"
+        rows.append({"name": name, "kind": kind, "backend": "ort-cpu" if kind == "dplf" else "opencv-cpu",
+                     "precision": "fp32", "height": crop, "width": crop, "views": 3, "fps": None,
+                     "latency_ms": {"p50": None, "p95": None, "p99": None}, "params": None, "gmacs": None,
+                     "scene": "temporal", "protocol": "full" if aperture == k else "phone", "aperture": aperture,
+                     "frames": frames, "offsets": offsets, "metrics": metrics})
+    return rows
+
+
+# ---- driver ----------------------------------------------------------------------------------------------
+def run(data: Path, scenes, crop: int | None, temporal_frames: int, temporal_crop: int, dplf: DplfRunner | None,
+        log=print) -> tuple[list[dict], list[str]]:
+    rows, notes = [], []
+    for scene in scenes:
+        if not (data / scene.path).is_dir():
+            notes.append(f"{scene.path} skipped: not found under {data}")
+            continue
+        views, gt = load_scene(data, scene, crop)
+        name = scene.path + (f" (inner {scene.inner}x{scene.inner})" if scene.inner else "")
+        log(f"{name}: {views.shape[0]}x{views.shape[1]} views of {views.shape[2]}x{views.shape[3]}")
+        rows += evaluate_scene(views, gt, name, dplf, log)
+    if temporal_frames >= 2 and (data / TEMPORAL_SCENE.path).is_dir():
+        views, gt = load_scene(data, TEMPORAL_SCENE)
+        for a in protocol_apertures(views.shape[0]).values():
+            rows += temporal_stability(views, gt, temporal_frames, temporal_crop, dplf, a, log)
+    if dplf is not None and not dplf.available():
+        notes.append(f"dplf rows skipped: {dplf.error}")
+    return rows, notes
+
+
+def print_rows(rows: list[dict]) -> None:
+    lf = [r for r in rows if r["scene"] != "temporal"]
+    cols = ["scene", "protocol", "name", "PSNR mean", "PSNR worst", "SSIM mean", "SSIM worst",
+            "MSEx100", "BadPix.07", "MSEx100 aff", "BadPix.07 aff"]
+    table = [[r["scene"], f"{r['protocol']} A={r['aperture']}", r["name"], fmt(m["psnr_mean"], 2),
+              fmt(m["psnr_worst"], 2), fmt(m["ssim_mean"], 4), fmt(m["ssim_worst"], 4),
+              fmt(m.get("disp_mse_x100"), 2), fmt(m.get("disp_badpix_007"), 1),
+              fmt(m.get("disp_mse_x100_affine"), 2), fmt(m.get("disp_badpix_007_affine"), 1)]
+             for r in lf for m in [r["metrics"]]]
+    print_table("LF quality (uint8 views; mean/worst exclude the centre view) and HCI disparity", cols, table)
+    tmp = [r for r in rows if r["scene"] == "temporal"]
+    if tmp:
+        cols = ["protocol", "name", "frames", "crop", "centre view", "corner view", "disparity px"]
+        table = [[f"{r['protocol']} A={r['aperture']}", r["name"], r["frames"], r["height"],
+                  fmt(r["metrics"]["flicker_centre"], 3), fmt(r["metrics"]["flicker_corner"], 3),
+                  fmt(r["metrics"].get("flicker_disparity_px"), 4)] for r in tmp]
+        print_table("temporal flicker (mean |frame difference| after undoing the crop motion; GT = 0)", cols, table)
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--data", type=Path, default=DEFAULT_DATA, help="the shared data folder")
+    ap.add_argument("--scenes", default=None, help="comma list of dev scene paths (default: all dev scenes)")
+    ap.add_argument("--quick", action="store_true", help="one small crop of hci/antinous and a 4-frame video")
+    ap.add_argument("--holdout", action="store_true", help="evaluate the HOLDOUT scenes instead (acceptance only)")
+    ap.add_argument("--temporal-frames", type=int, default=8)
+    ap.add_argument("--temporal-crop", type=int, default=384)
+    ap.add_argument("--backend", default="ort-cpu")
+    ap.add_argument("--threads", type=int, default=None)
+    ap.add_argument("--no-dplf", action="store_true", help="baselines only")
+    ap.add_argument("--json", default=None, help="write the results (SPEC §9 shape) to this file")
+    args = ap.parse_args(argv)
+    if not args.data.is_dir():
+        print(f"error: data folder {args.data} not found; pass --data", file=sys.stderr)
+        return 2
+    scenes, crop = (HOLDOUT_SCENES if args.holdout else DEV_SCENES), None
+    if args.scenes:
+        wanted = [s.strip().strip("/") for s in args.scenes.split(",")]
+        if any(is_holdout(s) for s in wanted) and not args.holdout:
+            print("error: --scenes names a holdout scene; holdouts are for acceptance runs with --holdout only",
+                  file=sys.stderr)
+            return 2
+        scenes = [s for s in scenes if s.path in wanted]
+        if not scenes:
+            print(f"error: --scenes {args.scenes} matches none of the known scenes", file=sys.stderr)
+            return 2
+    if args.quick:
+        scenes, crop = [DEV_SCENES[0]], 128
+        args.temporal_frames, args.temporal_crop = 4, 96
+    dplf = None if args.no_dplf else DplfRunner(args.backend, args.threads)
+    rows, notes = run(args.data, scenes, crop, args.temporal_frames if not args.holdout else 0,
+                      args.temporal_crop, dplf, log=lambda m: print(m, file=sys.stderr))
+    print_rows(rows)
+    for n in notes:
+        print(f"  note: {n}")
+    if args.json:
+        write_json(args.json, device_string(args.backend), host_info(args.threads), rows, notes=notes,
+                   split="holdout" if args.holdout else "dev",
+                   dplf=(dplf.info if dplf is not None else None),
+                   settings={"quick": args.quick, "crop": crop, "temporal_frames": args.temporal_frames,
+                             "temporal_crop": args.temporal_crop,
+                             "ssim": "11x11 Gaussian sigma 1.5, per RGB channel, averaged; 5-px border dropped",
+                             "disparity_border": M.HCI_BORDER})
+        print(f"wrote {args.json}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,297 @@
+"""Speed benchmark (SPEC §9): dplf per backend and resolution, next to baselines, same machine, same run.
+
+    python benchmarks/speed.py                                   # 256x192 and 640x480, ort-cpu, 7x7 views
+    python benchmarks/speed.py --sizes 256x192,640x480,1280x720 --iters 30 --json benchmarks/results/x.json
+
+Rows: `dplf` (engine.Pipeline, every backend that works here), `paper-lf` (the paper's CvT LF network,
+benchmarks/baselines/paper_lf.py, exported to ONNX with torch and run through ONNX Runtime CPU with the same
+threads, plus the same preprocessing and layered renderer; skipped without torch), `sgbm-dibr` (OpenCV SGBM
+on the DP pair + DIBR). Per row: warm-up, then timed iterations (stopped early after --max-seconds, at least
+3); FPS = iterations / wall time; latency p50/p95/p99 per stage (ms).
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+if __package__ in (None, ""):
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchmarks.common import (STAGES, device_string, fmt, host_info, input_frame, parse_sizes, percentiles,
+                               print_table, write_json)
+
+MIN_ITERS = 3
+
+
+def _timed_loop(step, iters: int, warmup: int, max_seconds: float) -> tuple[list[dict], float]:
+    """Run step() warmup times, then up to iters times (at least MIN_ITERS, stopping after max_seconds).
+
+    step returns a dict stage -> ms. Returns (per-iteration stage timings, wall seconds of the timed part).
+    """
+    for _ in range(warmup):
+        step()
+    laps, start = [], time.perf_counter()
+    for i in range(iters):
+        laps.append(dict(step()))
+        if i + 1 >= MIN_ITERS and time.perf_counter() - start > max_seconds:
+            break
+    return laps, time.perf_counter() - start
+
+
+def _row(name, kind, backend, precision, size, views, laps, wall, params, gmacs, **metrics) -> dict:
+    h, w = size
+    stages = {s: percentiles([lap[s] for lap in laps if s in lap]) for s in STAGES}
+    stages = {s: v for s, v in stages.items() if v["p50"] is not None}
+    return {"name": name, "kind": kind, "backend": backend, "precision": precision, "height": h, "width": w,
+            "views": views, "fps": round(len(laps) / wall, 3), "iters": len(laps),
+            "latency_ms": {k: stages["total"][k] for k in ("p50", "p95", "p99")}, "stages_ms": stages,
+            "params": params, "gmacs": None if gmacs is None else round(gmacs, 3), "metrics": metrics}
+
+
+# ---- dplf ------------------------------------------------------------------------------------------------
+def dplf_cost(info: dict, height: int, width: int) -> tuple[int | None, float | None]:
+    """(params, GMACs at height x width) summed over the pipeline's models, from their ONNX metadata_props."""
+    params, gmacs = 0, 0.0
+    for meta in info.get("models", {}).values():
+        try:
+            params += int(float(meta["params"]))
+            gmacs += float(meta["gmacs_per_megapixel"]) * height * width / 1e6
+        except (KeyError, ValueError):
+            return _onnx_params(info), None
+    return params, gmacs
+
+
+def _onnx_params(info: dict) -> int | None:
+    try:
+        import onnx
+        from onnx import numpy_helper
+    except ImportError:
+        return None
+    total = 0
+    for meta in info.get("models", {}).values():
+        model = onnx.load(meta["path"])
+        total += sum(int(np.prod(numpy_helper.to_array(t).shape)) for t in model.graph.initializer)
+    return total
+
+
+def bench_dplf(backend: str, size, views: int, iters: int, warmup: int, threads: int, frame,
+               max_seconds: float, renderer: str = "layers") -> dict:
+    from engine import Pipeline
+
+    left, right, rgb = frame
+    pipe = Pipeline(backend=backend, views=views, renderer=renderer, threads=threads)
+    laps, wall = _timed_loop(lambda: pipe(left, right, rgb).timings, iters, warmup, max_seconds)
+    info = pipe.info()
+    params, gmacs = dplf_cost(info, *size)
+    name = "dplf" if renderer == "layers" else f"dplf-{renderer}"
+    return _row(name, "dplf", info["backend"], info["precision"], size, views, laps, wall, params, gmacs)
+
+
+# ---- the paper's LF network ------------------------------------------------------------------------------
+def _nchw(left, right, rgb):
+    """rgb [1,3,H,W], dp [1,2,H,W] float32, padded (edge) to multiples of 16."""
+    h, w = left.shape
+    ph, pw = -h % 16, -w % 16
+    pad = lambda a: np.pad(a, ((0, 0), (0, 0), (0, ph), (0, pw)), mode="edge")  # noqa: E731
+    dp = pad(np.stack([left, right])[None].astype(np.float32))
+    return pad(np.ascontiguousarray(rgb.transpose(2, 0, 1))[None].astype(np.float32)), dp
+
+
+def export_paper_onnx(path: Path, height: int, width: int) -> tuple[int, float]:
+    """Export the paper's network at a fixed padded size to ONNX. Returns (params, GMACs at that size)."""
+    import torch
+
+    from benchmarks.baselines import paper_lf
+
+    model = paper_lf.build()
+    hp, wp = height + (-height % 16), width + (-width % 16)
+    rgb, dp = torch.rand(1, 3, hp, wp), torch.rand(1, 2, hp, wp)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(model, (rgb, dp), str(path), input_names=["rgb", "dp"], output_names=["layers", "planes"],
+                          opset_version=17, dynamo=False)
+    return paper_lf.count_params(model), paper_lf.count_gmacs(model, height, width)
+
+
+def bench_paper(size, views: int, iters: int, warmup: int, threads: int, frame, max_seconds: float,
+                workdir: Path) -> dict:
+    import onnxruntime as ort
+
+    from engine.conventions import grid_positions
+    from kernels.render_layers import render_layers
+
+    h, w = size
+    onnx_path = workdir / f"paper_lf_{w}x{h}.onnx"
+    params, gmacs = export_paper_onnx(onnx_path, h, w)
+    opts = ort.SessionOptions()
+    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    opts.intra_op_num_threads = threads
+    opts.log_severity_level = 3
+    sess = ort.InferenceSession(str(onnx_path), sess_options=opts, providers=["CPUExecutionProvider"])
+    positions = grid_positions(views, 1.0).reshape(-1, 2)
+    out = np.empty((views * views, h, w, 3), np.float32)
+    left, right, rgb = frame
+
+    def step():
+        t0 = time.perf_counter()
+        rgb_nchw, dp = _nchw(left, right, rgb)
+        t1 = time.perf_counter()
+        layers, planes = sess.run(None, {"rgb": rgb_nchw, "dp": dp})
+        layers = np.ascontiguousarray(layers[0, ..., :h, :w])
+        t2 = time.perf_counter()
+        render_layers(layers, planes[0], positions, 1.0, out=out)
+        t3 = time.perf_counter()
+        return {"preprocess": (t1 - t0) * 1e3, "lf": (t2 - t1) * 1e3, "render": (t3 - t2) * 1e3,
+                "total": (t3 - t0) * 1e3}
+
+    laps, wall = _timed_loop(step, iters, warmup, max_seconds)
+    return _row("paper-lf (CvT, ICCP'24)", "baseline", "ort-cpu", "fp32", size, views, laps, wall, params, gmacs,
+                note="untrained weights; same preprocessing and layered renderer as dplf")
+
+
+# ---- SGBM + DIBR -----------------------------------------------------------------------------------------
+def bench_sgbm(size, views: int, iters: int, warmup: int, frame, max_seconds: float) -> dict:
+    from benchmarks.baselines.dibr_baseline import SgbmDibr, dibr_kernel_name
+
+    base = SgbmDibr(views=views)
+    left, right, rgb = frame
+
+    def step():
+        base(left, right, rgb)
+        return base.timings
+
+    laps, wall = _timed_loop(step, iters, warmup, max_seconds)
+    return _row("sgbm-dibr", "baseline", "opencv-cpu", "fp32", size, views, laps, wall, 0, None,
+                renderer=dibr_kernel_name())
+
+
+# ---- driver ----------------------------------------------------------------------------------------------
+def available_backends() -> list[str]:
+    from engine.backends import probe_all
+
+    return [name for name, probe in probe_all().items() if probe.ok]
+
+
+def run(sizes, backends=None, views: int = 7, iters: int = 30, warmup: int = 3, threads: int | None = None,
+        max_seconds: float = 60.0, baselines: bool = True, log=print) -> tuple[list[dict], list[str]]:
+    """Benchmark every (backend, size) and the baselines. Returns (rows, notes)."""
+    import os
+
+    import cv2
+
+    threads = threads or os.cpu_count()
+    cv2.setNumThreads(threads)
+    rows, notes = [], []
+    try:
+        backends = backends or available_backends()
+    except ImportError as exc:
+        backends = []
+        notes.append(f"dplf rows skipped: engine backends unavailable ({exc})")
+    try:
+        import torch
+
+        torch.set_num_threads(threads)
+    except ImportError:
+        torch = None
+        if baselines:
+            notes.append("paper-lf row skipped: torch is not installed (needed to build and export it)")
+    with tempfile.TemporaryDirectory(prefix="dplf-speed-") as tmp:
+        for size in sizes:
+            left, right, rgb, source = input_frame(*size)
+            frame = (left, right, rgb)
+            log(f"[{size[1]}x{size[0]}] input: {source}")
+            for backend in backends:
+                try:
+                    rows.append(bench_dplf(backend, size, views, iters, warmup, threads, frame, max_seconds))
+                    log(f"  dplf/{backend}: {rows[-1]['fps']:.2f} FPS")
+                except (FileNotFoundError, ImportError, RuntimeError, ValueError) as exc:
+                    notes.append(f"dplf/{backend} at {size[1]}x{size[0]} skipped: {exc}")
+            if not baselines:
+                continue
+            if torch is not None:
+                rows.append(bench_paper(size, views, iters, warmup, threads, frame, max_seconds, Path(tmp)))
+                log(f"  paper-lf: {rows[-1]['fps']:.2f} FPS")
+            rows.append(bench_sgbm(size, views, iters, warmup, frame, max_seconds))
+            log(f"  sgbm-dibr: {rows[-1]['fps']:.2f} FPS")
+    return rows, notes
+
+
+def ratios(rows: list[dict]) -> list[dict]:
+    """dplf FPS / baseline FPS per (backend, size), in the same run."""
+    out = []
+    for r in rows:
+        if r["kind"] != "dplf" or r["name"] != "dplf":
+            continue
+        for b in rows:
+            if b["kind"] == "baseline" and (b["height"], b["width"]) == (r["height"], r["width"]):
+                out.append({"dplf_backend": r["backend"], "baseline": b["name"], "height": r["height"],
+                            "width": r["width"], "fps_ratio": round(r["fps"] / b["fps"], 3)})
+    return out
+
+
+def print_rows(rows: list[dict], title: str) -> None:
+    cols = ["name", "kind", "backend", "precision", "HxW", "views", "FPS", "p50 ms", "p95 ms", "p99 ms",
+            "params", "GMACs"]
+    table = []
+    for r in rows:
+        lat = r["latency_ms"]
+        params = f"{r['params'] / 1e6:.2f} M" if r.get("params") else ("0" if r.get("params") == 0 else "-")
+        table.append([r["name"], r["kind"], r["backend"], r["precision"], f"{r['height']}x{r['width']}",
+                      f"{r['views']}x{r['views']}", fmt(r["fps"], 2), fmt(lat["p50"]), fmt(lat["p95"]),
+                      fmt(lat["p99"]), params, fmt(r.get("gmacs"), 2)])
+    print_table(title, cols, table)
+    stage_cols = ["name", "backend", "HxW", *[f"{s} p50" for s in STAGES]]
+    stage_rows = [[r["name"], r["backend"], f"{r['height']}x{r['width']}",
+                   *[fmt(r["stages_ms"].get(s, {}).get("p50")) for s in STAGES]] for r in rows]
+    print_table("per-stage latency, p50 ms", stage_cols, stage_rows)
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--sizes", default="256x192,640x480", help="WIDTHxHEIGHT list (default 256x192,640x480)")
+    ap.add_argument("--backends", default=None, help="comma list (default: every backend that works here)")
+    ap.add_argument("--views", type=int, default=7, help="N for an N x N view grid (default 7)")
+    ap.add_argument("--iters", type=int, default=30, help="timed iterations per row (default 30)")
+    ap.add_argument("--warmup", type=int, default=3, help="warm-up iterations per row (default 3)")
+    ap.add_argument("--threads", type=int, default=None, help="CPU threads for every row (default: all cores)")
+    ap.add_argument("--max-seconds", type=float, default=60.0, help="stop a row's timing after this (>= 3 iters)")
+    ap.add_argument("--no-baselines", action="store_true", help="dplf rows only")
+    ap.add_argument("--json", default=None, help="write the results (SPEC §9 shape) to this file")
+    args = ap.parse_args(argv)
+    try:
+        sizes = parse_sizes(args.sizes)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if args.views < 1 or args.iters < 1:
+        print("error: --views and --iters must be >= 1", file=sys.stderr)
+        return 2
+    import os
+
+    threads = args.threads or os.cpu_count()
+    backends = args.backends.split(",") if args.backends else None
+    rows, notes = run(sizes, backends, args.views, args.iters, args.warmup, threads, args.max_seconds,
+                      not args.no_baselines, log=lambda m: print(m, file=sys.stderr))
+    device = device_string(rows[0]["backend"] if rows else "ort-cpu")
+    print_rows(rows, f"dplf speed on {device}, {threads} threads")
+    rel = ratios(rows)
+    for r in rel:
+        print(f"  {r['width']}x{r['height']} dplf/{r['dplf_backend']} is {r['fps_ratio']:.2f}x the FPS of {r['baseline']}")
+    for n in notes:
+        print(f"  note: {n}")
+    if args.json:
+        write_json(args.json, device, host_info(threads), rows, ratios=rel, notes=notes,
+                   settings={"sizes": args.sizes, "views": args.views, "iters": args.iters, "warmup": args.warmup,
+                             "max_seconds": args.max_seconds})
+        print(f"wrote {args.json}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

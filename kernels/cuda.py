@@ -1,0 +1,183 @@
+"""CuPy launchers for the CUDA kernels (*.cu, compiled at run time with NVRTC through cupy.RawModule).
+
+Same signatures and semantics as the CPU functions, taking and returning CuPy arrays (numpy inputs for the
+small arguments such as planes/positions are accepted). CuPy is imported lazily, so importing this module
+never needs a GPU; `cuda_available()` says whether the launchers can run.
+"""
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+
+import numpy as np
+
+from kernels.preprocess import padded_size
+
+_DIR = Path(__file__).resolve().parent
+_BLOCK = (32, 8, 1)
+_OUT_SUFFIX = {np.dtype(np.float32): "f32", np.dtype(np.float16): "f16", np.dtype(np.uint8): "u8"}
+
+
+class CudaUnavailableError(RuntimeError):
+    """No CuPy or no usable CUDA device."""
+
+
+def cuda_available() -> bool:
+    """True when CuPy imports and sees at least one CUDA device. Never raises."""
+    try:
+        import cupy
+
+        return cupy.cuda.runtime.getDeviceCount() > 0
+    except Exception:
+        return False
+
+
+def _cupy():
+    try:
+        import cupy
+    except Exception as exc:  # ImportError, or a broken CUDA install
+        raise CudaUnavailableError(f"CUDA kernels need CuPy and a GPU ({exc}); use the CPU kernels") from exc
+    return cupy
+
+
+@functools.lru_cache(maxsize=None)
+def _module(name: str):
+    cp = _cupy()
+    return cp.RawModule(code=(_DIR / f"{name}.cu").read_text(), options=("--std=c++14",))
+
+
+def _kernel(module: str, name: str):
+    return _module(module).get_function(name)
+
+
+def _grid(width: int, height: int, depth: int = 1):
+    return (-(-width // _BLOCK[0]), -(-height // _BLOCK[1]), depth)
+
+
+def _out(cp, out, shape, dtype, where):
+    if out is None:
+        return cp.empty(shape, dtype)
+    if tuple(out.shape) != tuple(shape) or out.dtype != dtype or not out.flags.c_contiguous:
+        raise ValueError(f"{where}: out must be a C-contiguous {np.dtype(dtype)} array of shape {shape}")
+    return out
+
+
+def render_layers(layers, planes, positions, baseline: float = 1.0, out=None, out_dtype=np.float32):
+    """GPU render_layers: layers cupy float32/float16 [L, R, 3, H, W] -> cupy [P, H, W, 3] of out_dtype."""
+    cp = _cupy()
+    layers = cp.asarray(layers)
+    if layers.ndim != 5 or layers.shape[2] != 3:
+        raise ValueError(f"render_layers: layers must be [L, R, 3, H, W], got shape {layers.shape}")
+    if layers.dtype not in (cp.float32, cp.float16):
+        layers = layers.astype(cp.float32)
+    layers = cp.ascontiguousarray(layers)
+    L, R, _, H, W = layers.shape
+    if L > 8:
+        raise ValueError(f"render_layers: the CUDA kernel supports at most 8 layers, got {L}")
+    planes = cp.ascontiguousarray(cp.asarray(planes, dtype=cp.float32).reshape(-1))
+    positions = cp.ascontiguousarray(cp.asarray(positions, dtype=cp.float32))
+    if planes.shape != (L,) or positions.ndim != 2 or positions.shape[1] != 2:
+        raise ValueError(f"render_layers: need planes [L={L}] and positions [P, 2], got {planes.shape}, "
+                         f"{positions.shape}")
+    out_dtype = np.dtype(out_dtype)
+    if out_dtype not in _OUT_SUFFIX:
+        raise ValueError(f"render_layers: out_dtype must be float32, float16 or uint8, got {out_dtype}")
+    P = positions.shape[0]
+    out = _out(cp, out, (P, H, W, 3), out_dtype, "render_layers")
+    if P == 0:
+        return out
+    name = f"render_layers_{'f16' if layers.dtype == cp.float16 else 'f32'}_{_OUT_SUFFIX[out_dtype]}"
+    # fp16 arrays are passed as their raw bits (the kernel converts with cvt.f32.f16).
+    src = layers.view(cp.uint16) if layers.dtype == cp.float16 else layers
+    dst = out.view(cp.uint16) if out_dtype == np.float16 else out
+    tiles = _grid(W, H)
+    _kernel("render_layers", name)((P, tiles[0], tiles[1]), _BLOCK,
+                                   (src, planes, positions, np.float32(baseline), np.int32(L), np.int32(R),
+                                    np.int32(H), np.int32(W), np.int32(P), dst))
+    return out
+
+
+def dibr_warp(rgb, disparity, positions, baseline: float = 1.0, out=None, out_dtype=np.float32):
+    """GPU dibr_warp: rgb cupy [H, W, 3] (uint8 or float [0, 1]), disparity [H, W] -> cupy [P, H, W, 3]."""
+    cp = _cupy()
+    rgb = cp.asarray(rgb)
+    if rgb.ndim != 3 or rgb.shape[2] != 3:
+        raise ValueError(f"dibr_warp: rgb must be [H, W, 3], got shape {rgb.shape}")
+    rgb = rgb.astype(cp.float32) / 255.0 if rgb.dtype == cp.uint8 else rgb.astype(cp.float32, copy=False)
+    rgb = cp.ascontiguousarray(rgb)
+    H, W = rgb.shape[:2]
+    disparity = cp.ascontiguousarray(cp.asarray(disparity, dtype=cp.float32))
+    if disparity.shape != (H, W):
+        raise ValueError(f"dibr_warp: disparity must be [H, W] = {(H, W)}, got {disparity.shape}")
+    positions = cp.ascontiguousarray(cp.asarray(positions, dtype=cp.float32))
+    if positions.ndim != 2 or positions.shape[1] != 2:
+        raise ValueError(f"dibr_warp: positions must be [P, 2] (u, v), got {positions.shape}")
+    out_dtype = np.dtype(out_dtype)
+    if out_dtype not in (np.dtype(np.float32), np.dtype(np.uint8)):
+        raise ValueError(f"dibr_warp: out_dtype must be float32 or uint8, got {out_dtype}")
+    P = positions.shape[0]
+    out = _out(cp, out, (P, H, W, 3), out_dtype, "dibr_warp")
+    if P == 0:
+        return out
+    zbuf = cp.zeros((P, H, W), cp.uint64)
+    dt = cp.zeros((P, H, W), cp.float32)
+    colour = cp.zeros((P, H, W, 3), cp.float32)
+    grid = _grid(W, H, P)
+    b, h, w, p = np.float32(baseline), np.int32(H), np.int32(W), np.int32(P)
+    _kernel("dibr_warp", "dibr_splat")(grid, _BLOCK, (disparity, positions, b, h, w, p, zbuf))
+    _kernel("dibr_warp", "dibr_resolve")(grid, _BLOCK, (rgb, disparity, positions, b, h, w, p, zbuf, dt, colour))
+    _kernel("dibr_warp", f"dibr_fill_{_OUT_SUFFIX[out_dtype]}")(
+        grid, _BLOCK, (rgb, disparity, positions, b, h, w, p, zbuf, dt, colour, out))
+    return out
+
+
+_IN_SUFFIX = {np.dtype(np.uint8): "u8", np.dtype(np.uint16): "u16", np.dtype(np.float32): "f32"}
+
+
+def preprocess(left, right, rgb=None, multiple: int = 16, out=None, black_level: float = 0.0,
+               white_level: float | None = None):
+    """GPU preprocess: cupy planes -> (dp cupy [1, 2, Hp, Wp], rgb cupy [1, 3, Hp, Wp], (H, W))."""
+    cp = _cupy()
+    left, right = cp.asarray(left), cp.asarray(right)
+    if left.ndim != 2 or right.shape != left.shape:
+        raise ValueError(f"preprocess: left/right must be matching [H, W], got {left.shape} and {right.shape}")
+    if left.dtype == cp.float16 or left.dtype == cp.float64:
+        left, right = left.astype(cp.float32), right.astype(cp.float32)
+    if np.dtype(left.dtype) not in _IN_SUFFIX or right.dtype != left.dtype:
+        raise ValueError(f"preprocess: left/right must both be uint8, uint16 or float32, got {left.dtype}, "
+                         f"{right.dtype}")
+    H, W = left.shape
+    Hp, Wp = padded_size(H, W, multiple)
+    if out is None:
+        dp_out, rgb_out = cp.empty((1, 2, Hp, Wp), cp.float32), cp.empty((1, 3, Hp, Wp), cp.float32)
+    else:
+        dp_out, rgb_out = out
+        if dp_out.shape != (1, 2, Hp, Wp) or rgb_out.shape != (1, 3, Hp, Wp):
+            raise ValueError(f"preprocess: out must be (dp [1, 2, {Hp}, {Wp}], rgb [1, 3, {Hp}, {Wp}]) float32")
+    suffix = _IN_SUFFIX[np.dtype(left.dtype)]
+    black = 0.0
+    scale = 1.0
+    if suffix != "f32":
+        white = float(np.iinfo(np.dtype(left.dtype)).max) if white_level is None else float(white_level)
+        if white <= black_level:
+            raise ValueError(f"preprocess: white_level ({white}) must exceed black_level ({black_level})")
+        black, scale = float(black_level), 1.0 / (white - float(black_level))
+    grid = _grid(Wp, Hp)
+    dims = (np.int32(H), np.int32(W), np.int32(Hp), np.int32(Wp))
+    _kernel("preprocess", f"preprocess_dp_{suffix}")(
+        grid, _BLOCK, (cp.ascontiguousarray(left), cp.ascontiguousarray(right), *dims, np.float32(black),
+                       np.float32(scale), dp_out))
+    if rgb is None:
+        _kernel("preprocess", "preprocess_rgb_from_dp")(grid, _BLOCK, (dp_out, np.int32(Hp), np.int32(Wp), rgb_out))
+    else:
+        rgb = cp.asarray(rgb)
+        if rgb.dtype in (cp.float16, cp.float64):
+            rgb = rgb.astype(cp.float32)
+        if rgb.shape != (H, W, 3) or np.dtype(rgb.dtype) not in _IN_SUFFIX:
+            raise ValueError(f"preprocess: rgb must be [H, W, 3] = {(H, W, 3)} uint8/uint16/float32, "
+                             f"got {rgb.dtype} {rgb.shape}")
+        rsuffix = _IN_SUFFIX[np.dtype(rgb.dtype)]
+        rscale = 1.0 if rsuffix == "f32" else 1.0 / float(np.iinfo(np.dtype(rgb.dtype)).max)
+        _kernel("preprocess", f"preprocess_rgb_{rsuffix}")(
+            grid, _BLOCK, (cp.ascontiguousarray(rgb), *dims, np.float32(rscale), rgb_out))
+    return dp_out, rgb_out, (H, W)

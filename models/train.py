@@ -1,0 +1,487 @@
+"""Training recipes for the students (`dplf train dp|lf`), on synthetic data rendered on the fly.
+
+Python API:
+    train(TrainConfig(task="dp", minutes=30, seed=0)) -> dict (metrics, paths)
+    evaluate_lightfield(folder, dp_model=..., lf_model=...) -> dict   (dev evaluation on HCI-style LFs)
+
+Data: models.synthetic scenes (mix of aperture="disc" and "lf-grid", max |D| from ~3 to 18 px, sensor noise)
+kept in a small buffer that is refreshed every step and reused with flips (a flip is an exact symmetry of
+the model: horizontal = swap left/right + u -> -u, vertical = v -> -v, D unchanged).
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import platform
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from models.render_torch import render_layers_torch
+from models.students import build, count_parameters, model_card
+
+MODEL_FOR_TASK = {"dp": "dp-disparity-v1", "lf": "lf-layers-v1"}
+WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
+
+
+@dataclass
+class TrainConfig:
+    task: str = "dp"                     # "dp" or "lf"
+    minutes: float = 30.0                # wall-clock budget (stops at whichever of minutes/steps comes first)
+    steps: int = 1_000_000
+    seed: int = 0
+    teacher: str = "gt"                  # "gt" (synthetic GT D) or "sgbm" (models.teacher on the 3-view rig)
+    out: str = str(WEIGHTS_DIR)
+    batch: int = 4
+    size: int = 0                        # crop size; 0 = 128 for dp, 96 for lf
+    lr: float = 0.0                      # 0 = 1e-3 for dp, 5e-4 for lf
+    buffer: int = 64                     # samples kept in memory
+    refresh: int = 2                     # new samples rendered per step
+    views_per_sample: int = 3            # lf: GT views rendered per sample (random (u, v))
+    log_every: int = 25
+    val_every: int = 200
+    threads: int = 1
+    export: bool = True
+    eval_data: str = ""                  # folder of an HCI-style LF for the final dev evaluation (optional)
+    dp_weights: str = ""                 # lf: DP student weights used for the dev evaluation's disparity
+    name: str = ""                       # defaults to the registry name of the task's model
+    model_cfg: dict = field(default_factory=dict)
+
+    def resolved(self) -> "TrainConfig":
+        if self.task not in MODEL_FOR_TASK:
+            raise ValueError(f"task must be one of {sorted(MODEL_FOR_TASK)}, got {self.task!r}")
+        if self.teacher not in ("gt", "sgbm"):
+            raise ValueError(f"teacher must be 'gt' or 'sgbm', got {self.teacher!r}")
+        c = TrainConfig(**asdict(self))
+        c.size = c.size or (128 if c.task == "dp" else 96)
+        c.lr = c.lr or (1e-3 if c.task == "dp" else 5e-4)
+        c.name = c.name or MODEL_FOR_TASK[c.task]
+        if c.size % 16:
+            raise ValueError(f"size must be a multiple of 16, got {c.size}")
+        return c
+
+
+# ----------------------------------------------------------------------------------------------- data
+def _scene_config(rng: np.random.Generator):
+    from models.synthetic import SceneConfig
+
+    return SceneConfig(
+        max_disparity=float(rng.uniform(3.0, 18.0)),
+        aperture=str(rng.choice(["disc", "lf-grid"])),
+        aperture_views=9,
+        noise=float(rng.uniform(0.002, 0.02)),
+        bit_depth=8,
+    )
+
+
+def _view_positions(rng: np.random.Generator, count: int) -> np.ndarray:
+    """(u, v) in [-1.2, 1.2]^2 with more mass off-centre (|u| ~ 1.2 sqrt(U)).  -> float32 [count, 2]"""
+    mag = 1.2 * np.sqrt(rng.uniform(0.0, 1.0, (count, 2)))
+    return (mag * rng.choice([-1.0, 1.0], (count, 2))).astype(np.float32)
+
+
+def render_training_sample(seed: int, size: int, task: str, teacher: str = "gt", views: int = 3) -> dict:
+    """One synthetic training sample as float32 CHW arrays: dp [2,H,W], rgb [3,H,W], disparity [1,H,W]
+    (the label: GT or SGBM teacher), gt_disparity [1,H,W], views [P,3,H,W], positions [P,2]."""
+    from models.synthetic import render_sample
+
+    rng = np.random.default_rng([seed, 11])
+    cfg = _scene_config(rng)
+    positions = _view_positions(rng, views) if task == "lf" else None
+    s = render_sample(seed, size, size, positions=positions, cfg=cfg,
+                      stereo_baseline=2.0 if teacher == "sgbm" else None)
+    label = s.disparity
+    if teacher == "sgbm":
+        from models.teacher import sgbm_teacher
+
+        label = np.asarray(sgbm_teacher(s.stereo, 2.0), np.float32).reshape(s.disparity.shape)
+    return {
+        "dp": np.stack([s.left, s.right]).astype(np.float32),
+        "rgb": s.rgb.transpose(2, 0, 1).astype(np.float32),
+        "disparity": label[None].astype(np.float32),
+        "gt_disparity": s.disparity[None].astype(np.float32),
+        "views": s.views.transpose(0, 3, 1, 2).astype(np.float32),
+        "positions": s.positions.astype(np.float32),
+    }
+
+
+def flip_sample(sample: dict, horizontal: bool, vertical: bool) -> dict:
+    """Exact symmetries: horizontal flip swaps left/right and negates u; vertical flip negates v."""
+    out = dict(sample)
+    if horizontal:
+        for k in ("dp", "rgb", "disparity", "gt_disparity", "views"):
+            out[k] = out[k][..., ::-1]
+        out["dp"] = out["dp"][::-1]
+        out["positions"] = out["positions"] * np.array([-1.0, 1.0], np.float32)
+    if vertical:
+        for k in ("dp", "rgb", "disparity", "gt_disparity", "views"):
+            out[k] = out[k][..., ::-1, :]
+        out["positions"] = out["positions"] * np.array([1.0, -1.0], np.float32)
+    return {k: np.ascontiguousarray(v) for k, v in out.items()}
+
+
+class SampleBuffer:
+    """Ring buffer of rendered samples; deterministic given the seed."""
+
+    def __init__(self, cfg: TrainConfig):
+        self.cfg = cfg
+        self.rng = np.random.default_rng([cfg.seed, 3])
+        self.next_seed = cfg.seed * 10_000_000
+        self.items: list[dict] = []
+        self.slot = 0
+
+    def _render(self) -> dict:
+        self.next_seed += 1
+        return render_training_sample(self.next_seed, self.cfg.size, self.cfg.task, self.cfg.teacher,
+                                      self.cfg.views_per_sample)
+
+    def refresh(self, count: int) -> None:
+        for _ in range(count):
+            if len(self.items) < self.cfg.buffer:
+                self.items.append(self._render())
+            else:
+                self.items[self.slot] = self._render()
+                self.slot = (self.slot + 1) % self.cfg.buffer
+
+    def batch(self, n: int) -> dict[str, torch.Tensor]:
+        idx = self.rng.integers(0, len(self.items), n)
+        flips = self.rng.integers(0, 2, (n, 2))
+        picked = [flip_sample(self.items[i], bool(fh), bool(fv)) for i, (fh, fv) in zip(idx, flips)]
+        return {k: torch.from_numpy(np.stack([p[k] for p in picked])) for k in picked[0]}
+
+
+def fixed_batch(seed: int, n: int, size: int, task: str, teacher: str = "gt", views: int = 3) -> dict:
+    samples = [render_training_sample(seed + i, size, task, teacher, views) for i in range(n)]
+    return {k: torch.from_numpy(np.stack([s[k] for s in samples])) for k in samples[0]}
+
+
+# --------------------------------------------------------------------------------------------- losses
+def gradient_l1(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """L1 between horizontal and vertical finite differences.  [..., H, W] tensors."""
+    dx = (pred[..., :, 1:] - pred[..., :, :-1]) - (target[..., :, 1:] - target[..., :, :-1])
+    dy = (pred[..., 1:, :] - pred[..., :-1, :]) - (target[..., 1:, :] - target[..., :-1, :])
+    return dx.abs().mean() + dy.abs().mean()
+
+
+def dp_loss(model, batch: dict) -> torch.Tensor:
+    pred = model(batch["dp"])
+    target = batch["disparity"]
+    return F.l1_loss(pred, target) + 0.5 * gradient_l1(pred, target)
+
+
+def augment_disparity(d: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """Imitate a DP student's disparity: blur (box, 1-7 px), global gain/offset error, noise.  [N,1,H,W]"""
+    n = d.shape[0]
+    k = int(torch.randint(0, 4, (1,), generator=generator)) * 2 + 1
+    if k > 1:
+        d = F.avg_pool2d(F.pad(d, (k // 2,) * 4, mode="replicate"), k, stride=1)
+    gain = 1.0 + 0.05 * torch.randn(n, 1, 1, 1, generator=generator)
+    offset = 0.2 * torch.randn(n, 1, 1, 1, generator=generator)
+    return d * gain + offset + 0.1 * torch.randn(d.shape, generator=generator)
+
+
+def lf_loss(model, batch: dict, generator: torch.Generator) -> torch.Tensor:
+    disparity = augment_disparity(batch["disparity"], generator)
+    layers, planes = model(batch["rgb"], batch["dp"], disparity)
+    views = render_layers_torch(layers, planes, batch["positions"])
+    target = batch["views"]
+    return F.l1_loss(views, target) + gradient_l1(views, target)
+
+
+# ------------------------------------------------------------------------------------------ training
+def _lr_at(cfg: TrainConfig, step: int, elapsed: float) -> float:
+    progress = min(1.0, max(step / max(cfg.steps, 1), elapsed / max(cfg.minutes * 60.0, 1e-6)))
+    warm = min(1.0, (step + 1) / 50.0)
+    return cfg.lr * warm * (0.05 + 0.95 * 0.5 * (1.0 + math.cos(math.pi * progress)))
+
+
+def state_hash(model: torch.nn.Module) -> str:
+    h = hashlib.sha256()
+    for k, v in sorted(model.state_dict().items()):
+        h.update(k.encode())
+        h.update(v.detach().cpu().contiguous().numpy().tobytes())
+    return h.hexdigest()
+
+
+@torch.no_grad()
+def validate(model, task: str, val: dict) -> dict:
+    model.eval()
+    if task == "dp":
+        pred = model(val["dp"])
+        err = pred - val["gt_disparity"]
+        out = {"val_l1_px": float(err.abs().mean()), "val_mse_px2": float(err.pow(2).mean())}
+    else:
+        layers, planes = model(val["rgb"], val["dp"], val["gt_disparity"])
+        views = render_layers_torch(layers, planes, val["positions"]).clamp(0, 1)
+        mse = (views - val["views"]).pow(2).mean(dim=(2, 3, 4))
+        copy = (val["rgb"][:, None] - val["views"]).pow(2).mean(dim=(2, 3, 4))
+        out = {"val_psnr": float((-10 * torch.log10(mse)).mean()),
+               "val_copy_psnr": float((-10 * torch.log10(copy)).mean())}
+    model.train()
+    return out
+
+
+def train(cfg: TrainConfig, log=print) -> dict:
+    """Train one student; writes <out>/<name>.pt (best), <name>.last.pt, <name>.md, <name>.onnx."""
+    cfg = cfg.resolved()
+    torch.set_num_threads(max(1, cfg.threads))
+    torch.manual_seed(cfg.seed)
+    np.random.seed(cfg.seed)
+    gen = torch.Generator().manual_seed(cfg.seed + 1)
+    out_dir = Path(cfg.out)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    model = build(MODEL_FOR_TASK[cfg.task], **cfg.model_cfg)
+    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+    val = fixed_batch(900_000_000 + cfg.seed, 8, cfg.size, cfg.task, "gt", cfg.views_per_sample)
+    buffer = SampleBuffer(cfg)
+    buffer.refresh(min(cfg.buffer, 4 * cfg.batch))
+    best_key = "val_l1_px" if cfg.task == "dp" else "val_psnr"
+    best, best_metrics, history = None, {}, []
+    start = time.time()
+    step, running = 0, 0.0
+    log(f"[train {cfg.name}] params={count_parameters(model)} cfg={json.dumps(asdict(cfg))}")
+    log(f"[train {cfg.name}] step 0 {json.dumps(validate(model, cfg.task, val))}")
+    while step < cfg.steps and time.time() - start < cfg.minutes * 60.0:
+        buffer.refresh(cfg.refresh)
+        batch = buffer.batch(cfg.batch)
+        for g in opt.param_groups:
+            g["lr"] = _lr_at(cfg, step, time.time() - start)
+        loss = dp_loss(model, batch) if cfg.task == "dp" else lf_loss(model, batch, gen)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        step += 1
+        running += float(loss)
+        if step % cfg.log_every == 0:
+            log(f"[train {cfg.name}] step {step} loss {running / cfg.log_every:.4f} "
+                f"lr {opt.param_groups[0]['lr']:.2e} t {time.time() - start:.0f}s")
+            running = 0.0
+        if step % cfg.val_every == 0:
+            metrics = validate(model, cfg.task, val)
+            history.append({"step": step, **metrics})
+            log(f"[train {cfg.name}] step {step} {json.dumps(metrics)}")
+            better = best is None or (metrics[best_key] < best_metrics[best_key] if cfg.task == "dp"
+                                      else metrics[best_key] > best_metrics[best_key])
+            if better:
+                best = {k: v.detach().clone() for k, v in model.state_dict().items()}
+                best_metrics = dict(metrics, step=step)
+                torch.save(best, out_dir / f"{cfg.name}.pt")
+    elapsed = time.time() - start
+    final = validate(model, cfg.task, val)
+    history.append({"step": step, **final})
+    torch.save(model.state_dict(), out_dir / f"{cfg.name}.last.pt")
+    if best is None or (final[best_key] < best_metrics[best_key] if cfg.task == "dp"
+                        else final[best_key] > best_metrics[best_key]):
+        best, best_metrics = model.state_dict(), dict(final, step=step)
+        torch.save(best, out_dir / f"{cfg.name}.pt")
+    model.load_state_dict(best)
+    model.eval()
+    result = {"name": cfg.name, "steps": step, "seconds": round(elapsed, 1), "best": best_metrics,
+              "final": final, "params": count_parameters(model), "training_hash": state_hash(model),
+              "weights": str(out_dir / f"{cfg.name}.pt")}
+    log(f"[train {cfg.name}] done {json.dumps(result)}")
+    if cfg.eval_data:
+        result["dev_eval"] = _dev_eval(cfg, model, out_dir, log)
+    if cfg.export:
+        from export.onnx_export import export_model
+
+        info = export_model(model, cfg.name, out_dir / f"{cfg.name}.onnx")
+        result["onnx"] = info
+    write_model_card(cfg, result, out_dir / f"{cfg.name}.md")
+    return result
+
+
+def _dev_eval(cfg: TrainConfig, model, out_dir: Path, log) -> dict:
+    if cfg.task == "dp":
+        res = evaluate_lightfield(cfg.eval_data, dp_model=model)
+    else:
+        dp_model = None
+        dp_path = Path(cfg.dp_weights) if cfg.dp_weights else out_dir / f"{MODEL_FOR_TASK['dp']}.pt"
+        if dp_path.exists():
+            dp_model = build(MODEL_FOR_TASK["dp"])
+            dp_model.load_state_dict(torch.load(dp_path, map_location="cpu"))
+        res = evaluate_lightfield(cfg.eval_data, dp_model=dp_model, lf_model=model)
+    log(f"[train {cfg.name}] dev eval {json.dumps(res)}")
+    return res
+
+
+def write_model_card(cfg: TrainConfig, result: dict, path: Path) -> None:
+    card = model_card(cfg.name if cfg.name in MODEL_FOR_TASK.values() else MODEL_FOR_TASK[cfg.task])
+    cmd = (f"dplf train {cfg.task} --minutes {cfg.minutes:g} --seed {cfg.seed} --teacher {cfg.teacher}"
+           + (f" --steps {cfg.steps}" if cfg.steps < 1_000_000 else ""))
+    lines = [
+        f"# {cfg.name} (version {card['version']})", "",
+        f"- Task: {card['task']}",
+        f"- Architecture: {card['architecture']}",
+        f"- Parameters: {result['params']:,}",
+        f"- Inputs: {json.dumps(card['inputs'])}",
+        f"- Outputs: {json.dumps(card['outputs'])}",
+        f"- H, W multiples of {card['stride']} (the runtime pads)",
+        "- Training data: models.synthetic scenes rendered on the fly (layered textured planes, occlusions, "
+        "thin-lens DP; aperture 'disc' and 'lf-grid' 9x9 mixed; max |D| 3-18 px; noise 0.002-0.02; 8 bit), "
+        f"{cfg.size}x{cfg.size} crops, batch {cfg.batch}, flips; labels: {cfg.teacher}",
+        f"- Command: `{cmd}`",
+        f"- Seed: {cfg.seed}; steps: {result['steps']}; time: {result['seconds']:.0f} s on "
+        f"{platform.processor() or platform.machine()} CPU, {cfg.threads} thread(s), torch {torch.__version__}",
+        f"- Training hash (sha256 of the state dict): `{result['training_hash']}`",
+        f"- Synthetic validation (8 fixed scenes): best {json.dumps(result['best'])}",
+    ]
+    if "dev_eval" in result:
+        lines.append(f"- Dev evaluation (HCI antinous, full aperture A=9): {json.dumps(result['dev_eval'])}")
+    if "onnx" in result:
+        o = result["onnx"]
+        lines.append(f"- ONNX: opset {o.get('opset')}, max |ORT - torch| = {o.get('max_abs_err')}, "
+                     f"GMACs/MP = {o.get('gmacs_per_megapixel')}, fp16: {o.get('fp16_path') or o.get('fp16_note')}")
+    path.write_text("\n".join(lines) + "\n")
+
+
+# ----------------------------------------------------------------------------------- dev evaluation
+def read_pfm(path) -> np.ndarray:
+    """Minimal PFM reader (HCI: bottom-up rows; negative scale = little-endian).  -> float32 [H, W(, 3)]"""
+    with open(path, "rb") as f:
+        kind = f.readline().strip()
+        w, h = map(int, f.readline().split())
+        scale = float(f.readline())
+        data = np.frombuffer(f.read(), dtype="<f4" if scale < 0 else ">f4")
+    shape = (h, w, 3) if kind == b"PF" else (h, w)
+    return np.flipud(data.reshape(shape)).astype(np.float32)
+
+
+def load_hci(folder) -> tuple[np.ndarray, np.ndarray | None]:
+    """HCI scene -> (views float32 [9, 9, H, W, 3] in [0,1], gt d per view step [H, W] or None)."""
+    import cv2
+
+    folder = Path(folder)
+    views = []
+    for i in range(81):
+        img = cv2.imread(str(folder / f"input_Cam{i:03d}.png"), cv2.IMREAD_COLOR)
+        if img is None:
+            raise ValueError(f"missing view {folder / f'input_Cam{i:03d}.png'}; pass an HCI scene folder")
+        views.append(img[..., ::-1].astype(np.float32) / 255.0)
+    gt = folder / "gt_disp_lowres.pfm"
+    return np.stack(views).reshape(9, 9, *views[0].shape), (read_pfm(gt) if gt.exists() else None)
+
+
+def synthesize_dp_full(views: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """SPEC §2 full-aperture DP synthesis.  views [K, K, H, W, 3] -> left, right [H, W], rgb [H, W, 3]."""
+    from engine.conventions import dp_gray, half_aperture_weights
+
+    k = views.shape[0]
+    w = half_aperture_weights(k)
+    left = np.tensordot(w, views.mean(0), axes=(0, 0)) / w.sum()
+    right = np.tensordot(w[::-1], views.mean(0), axes=(0, 0)) / w.sum()
+    return dp_gray(left).astype(np.float32), dp_gray(right).astype(np.float32), views.mean((0, 1)).astype(np.float32)
+
+
+def affine_fit_mse(pred: np.ndarray, gt: np.ndarray, border: int = 15) -> tuple[float, float]:
+    """MSE after the least-squares affine fit a*pred + b ~ gt, with a border crop.  -> (mse_fit, mse_raw)"""
+    p = pred[border:-border, border:-border].ravel().astype(np.float64)
+    g = gt[border:-border, border:-border].ravel().astype(np.float64)
+    a, b = np.linalg.lstsq(np.stack([p, np.ones_like(p)], 1), g, rcond=None)[0]
+    return float(np.mean((a * p + b - g) ** 2)), float(np.mean((p - g) ** 2))
+
+
+def _psnr(a: np.ndarray, b: np.ndarray) -> float:
+    return float(-10.0 * np.log10(np.mean((np.clip(a, 0, 1) - b) ** 2)))
+
+
+@torch.no_grad()
+def evaluate_lightfield(folder, dp_model=None, lf_model=None, use_gt_for_lf: bool = False) -> dict:
+    """Dev evaluation on an HCI-style 9x9 LF with DP synthesised over the full aperture (A = 9).
+
+    Disparity: MSE x 100 in HCI units (d per view step, D = 2 c-bar d) after an affine fit, 15 px border.
+    LF: mean PSNR over the 81 views (and over the 80 off-centre ones) at u, v = k / (2 c-bar), next to the
+    copy baseline (rgb copied to every view).
+    """
+    from engine.conventions import half_aperture_centroid
+
+    views, gt_d = load_hci(folder)
+    k = views.shape[0]
+    cbar = half_aperture_centroid(k)
+    left, right, rgb = synthesize_dp_full(views)
+    out: dict = {"scene": Path(folder).name}
+    dp_t = torch.from_numpy(np.stack([left, right]))[None]
+    rgb_t = torch.from_numpy(rgb.transpose(2, 0, 1).copy())[None]
+    gt_D = None if gt_d is None else 2.0 * cbar * gt_d
+    D = None
+    if dp_model is not None:
+        dp_model.eval()
+        D = dp_model(dp_t)[0, 0].numpy()
+        if gt_D is not None:
+            fit, raw = affine_fit_mse(D / (2.0 * cbar), gt_d)
+            out["disp_mse100_affine"] = round(100 * fit, 3)
+            out["disp_mse100_raw"] = round(100 * raw, 3)
+    offs = np.arange(k) - (k - 1) / 2.0
+    us = offs / (2.0 * cbar)
+    vv, uu = np.meshgrid(us, us, indexing="ij")
+    positions = torch.from_numpy(np.stack([uu.ravel(), vv.ravel()], -1).astype(np.float32))
+    target = views.reshape(k * k, *views.shape[2:])
+    centre = (k * k) // 2
+    copy = [_psnr(rgb, t) for t in target]
+    out["copy_psnr"] = round(float(np.mean(copy)), 3)
+    out["copy_psnr_offcentre"] = round(float(np.mean(np.delete(copy, centre))), 3)
+    if lf_model is not None:
+        lf_model.eval()
+        sources = {}
+        if D is not None and not use_gt_for_lf:
+            sources["student_D"] = D
+        if gt_D is not None:
+            sources["gt_D"] = gt_D
+        for tag, disp in sources.items():
+            layers, planes = lf_model(rgb_t, dp_t, torch.from_numpy(disp.astype(np.float32))[None, None])
+            psnrs = []
+            for chunk in positions.split(9):
+                rendered = render_layers_torch(layers, planes, chunk)[0].permute(0, 2, 3, 1).numpy()
+                psnrs.extend(_psnr(r, t) for r, t in zip(rendered, target[len(psnrs):len(psnrs) + len(chunk)]))
+            out[f"lf_psnr_{tag}"] = round(float(np.mean(psnrs)), 3)
+            out[f"lf_psnr_offcentre_{tag}"] = round(float(np.mean(np.delete(psnrs, centre))), 3)
+    return out
+
+
+# ---------------------------------------------------------------------------------------------- CLI
+def train_command(
+    task: str,
+    minutes: float = 30.0,
+    steps: int = 1_000_000,
+    seed: int = 0,
+    teacher: str = "gt",
+    out: str = str(WEIGHTS_DIR),
+    batch: int = 4,
+    size: int = 0,
+    lr: float = 0.0,
+    threads: int = 1,
+    export: bool = True,
+    eval_data: str = "",
+    dp_weights: str = "",
+):
+    """Train a student (task: dp | lf) on synthetic data; writes weights, model card and ONNX to --out."""
+    import typer
+
+    try:
+        cfg = TrainConfig(task=task, minutes=minutes, steps=steps, seed=seed, teacher=teacher, out=out,
+                          batch=batch, size=size, lr=lr, threads=threads, export=export,
+                          eval_data=eval_data, dp_weights=dp_weights).resolved()
+    except ValueError as exc:
+        typer.echo(f"dplf train: {exc}", err=True)
+        raise typer.Exit(2)
+    result = train(cfg, log=lambda s: print(s, flush=True))
+    typer.echo(json.dumps({k: v for k, v in result.items() if k != "onnx"}))
+
+
+def main(argv: list[str] | None = None) -> None:
+    import typer
+
+    app = typer.Typer(add_completion=False)
+    app.command()(train_command)
+    app(args=argv if argv is not None else sys.argv[1:], standalone_mode=True)
+
+
+if __name__ == "__main__":
+    main()
