@@ -173,7 +173,7 @@ class Pipeline:
         if isinstance(source, (str, Path)):
             from .io.sources import open_source
 
-            source = open_source(source, **source_options)
+            source = open_source(source, skip_bad=on_error == "skip", **source_options)
         q: queue.Queue = queue.Queue(maxsize=queue_size)
         stop = threading.Event()
         reader = threading.Thread(target=_read_into, args=(source, q, stop), daemon=True)

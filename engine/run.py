@@ -38,7 +38,7 @@ def run(input: Path, out: Path, views: int = 7, baseline: float = 1.0, backend: 
     input = Path(input)
     if not input.exists():
         raise FileNotFoundError(f"input {input} does not exist; pass a .dp file, a DP-pair folder or an LF folder")
-    source = open_source(input, max_size=max_size, start=start, frames=frames)
+    source = open_source(input, max_size=max_size, start=start, frames=frames, skip_bad=on_error == "skip")
     pipe = Pipeline(backend=backend, precision=precision, views=views, baseline=baseline, renderer=renderer,
                     dtype=np.uint8, threads=threads)
     info = pipe.info()

@@ -181,6 +181,7 @@ def test_writer_validation(tmp_path):
     w = DPWriter(tmp_path / "c.dp", width=W, height=H, has_rgb=True)
     with pytest.raises(ValueError, match="has_rgb=True"):
         w.write(good, good)
+    w.close()
 
 
 def test_reader_rejects_garbage(tmp_path):
