@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import queue
 import threading
 import time
@@ -21,7 +22,10 @@ RENDERERS = ("layers", "dibr")
 
 
 def default_models_dir() -> Path:
-    import models  # the package holds only weights and (torch-free) metadata at import time
+    """$DPLF_MODELS if set, else the bundled models/weights/."""
+    if os.environ.get("DPLF_MODELS"):
+        return Path(os.environ["DPLF_MODELS"])
+    import models  # torch-free at import time: the package only locates its weights here
 
     return Path(models.__file__).resolve().parent / "weights"
 
@@ -83,7 +87,7 @@ class Pipeline:
 
     # -- setup -------------------------------------------------------------------------------------
     def _model_path(self, name: str) -> Path:
-        suffix = "-fp16.onnx" if self.backend.precision == "fp16" else ".onnx"
+        suffix = ".fp16.onnx" if self.backend.precision == "fp16" else ".onnx"
         path = self.models_dir / f"{name}{suffix}"
         if not path.is_file():
             raise FileNotFoundError(f"model file {path} is missing; run `dplf train` and `dplf export`, "

@@ -96,7 +96,8 @@ class DPDisparityNet(nn.Module):
         padded = F.pad(fr, (s, s, 0, 0), mode="replicate")
         costs = []
         for d in range(-s, s + 1):
-            shifted = padded[:, :, :, s - d: s - d + w]  # fr(x - d)
+            end = -(s + d) if s + d > 0 else None  # static slice: width-independent for ONNX
+            shifted = padded[:, :, :, s - d: end]  # fr(x - d)
             corr = (fl * shifted).reshape(n, self.groups, c // self.groups, h, w).mean(2)
             costs.append(corr)
         return torch.cat(costs, 1)

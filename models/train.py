@@ -88,7 +88,7 @@ def _view_positions(rng: np.random.Generator, count: int) -> np.ndarray:
 
 def render_training_sample(seed: int, size: int, task: str, teacher: str = "gt", views: int = 3) -> dict:
     """One synthetic training sample as float32 CHW arrays: dp [2,H,W], rgb [3,H,W], disparity [1,H,W]
-    (the label: GT or SGBM teacher), gt_disparity [1,H,W], views [P,3,H,W], positions [P,2]."""
+    (the label: GT or SGBM teacher), valid [1,H,W] (label trusted), gt_disparity [1,H,W], views [P,3,H,W], positions [P,2]."""
     from models.synthetic import render_sample
 
     rng = np.random.default_rng([seed, 11])
@@ -96,15 +96,18 @@ def render_training_sample(seed: int, size: int, task: str, teacher: str = "gt",
     positions = _view_positions(rng, views) if task == "lf" else None
     s = render_sample(seed, size, size, positions=positions, cfg=cfg,
                       stereo_baseline=2.0 if teacher == "sgbm" else None)
-    label = s.disparity
+    label, valid = s.disparity, np.ones_like(s.disparity)
     if teacher == "sgbm":
         from models.teacher import sgbm_teacher
 
-        label = np.asarray(sgbm_teacher(s.stereo, 2.0), np.float32).reshape(s.disparity.shape)
+        label, valid = sgbm_teacher(s.stereo, 2.0, d_range=(-20.0, 20.0), return_valid=True)
+        label = np.asarray(label, np.float32).reshape(s.disparity.shape)
+        valid = np.asarray(valid, np.float32).reshape(s.disparity.shape)
     return {
         "dp": np.stack([s.left, s.right]).astype(np.float32),
         "rgb": s.rgb.transpose(2, 0, 1).astype(np.float32),
         "disparity": label[None].astype(np.float32),
+        "valid": valid[None].astype(np.float32),
         "gt_disparity": s.disparity[None].astype(np.float32),
         "views": s.views.transpose(0, 3, 1, 2).astype(np.float32),
         "positions": s.positions.astype(np.float32),
@@ -115,12 +118,12 @@ def flip_sample(sample: dict, horizontal: bool, vertical: bool) -> dict:
     """Exact symmetries: horizontal flip swaps left/right and negates u; vertical flip negates v."""
     out = dict(sample)
     if horizontal:
-        for k in ("dp", "rgb", "disparity", "gt_disparity", "views"):
+        for k in ("dp", "rgb", "disparity", "valid", "gt_disparity", "views"):
             out[k] = out[k][..., ::-1]
         out["dp"] = out["dp"][::-1]
         out["positions"] = out["positions"] * np.array([-1.0, 1.0], np.float32)
     if vertical:
-        for k in ("dp", "rgb", "disparity", "gt_disparity", "views"):
+        for k in ("dp", "rgb", "disparity", "valid", "gt_disparity", "views"):
             out[k] = out[k][..., ::-1, :]
         out["positions"] = out["positions"] * np.array([1.0, -1.0], np.float32)
     return {k: np.ascontiguousarray(v) for k, v in out.items()}
@@ -162,17 +165,23 @@ def fixed_batch(seed: int, n: int, size: int, task: str, teacher: str = "gt", vi
 
 
 # --------------------------------------------------------------------------------------------- losses
-def gradient_l1(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """L1 between horizontal and vertical finite differences.  [..., H, W] tensors."""
-    dx = (pred[..., :, 1:] - pred[..., :, :-1]) - (target[..., :, 1:] - target[..., :, :-1])
-    dy = (pred[..., 1:, :] - pred[..., :-1, :]) - (target[..., 1:, :] - target[..., :-1, :])
-    return dx.abs().mean() + dy.abs().mean()
+def gradient_l1(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+    """L1 between horizontal and vertical finite differences (optionally masked).  [..., H, W] tensors."""
+    dx = ((pred[..., :, 1:] - pred[..., :, :-1]) - (target[..., :, 1:] - target[..., :, :-1])).abs()
+    dy = ((pred[..., 1:, :] - pred[..., :-1, :]) - (target[..., 1:, :] - target[..., :-1, :])).abs()
+    if mask is None:
+        return dx.mean() + dy.mean()
+    mx = mask[..., :, 1:] * mask[..., :, :-1]
+    my = mask[..., 1:, :] * mask[..., :-1, :]
+    return (dx * mx).sum() / mx.sum().clamp(min=1) + (dy * my).sum() / my.sum().clamp(min=1)
 
 
 def dp_loss(model, batch: dict) -> torch.Tensor:
+    """L1 on D + 0.5 x gradient L1, over the pixels whose label is trusted."""
     pred = model(batch["dp"])
-    target = batch["disparity"]
-    return F.l1_loss(pred, target) + 0.5 * gradient_l1(pred, target)
+    target, valid = batch["disparity"], batch["valid"]
+    l1 = ((pred - target).abs() * valid).sum() / valid.sum().clamp(min=1)
+    return l1 + 0.5 * gradient_l1(pred, target, valid)
 
 
 def augment_disparity(d: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
@@ -196,7 +205,11 @@ def lf_loss(model, batch: dict, generator: torch.Generator) -> torch.Tensor:
 
 # ------------------------------------------------------------------------------------------ training
 def _lr_at(cfg: TrainConfig, step: int, elapsed: float) -> float:
-    progress = min(1.0, max(step / max(cfg.steps, 1), elapsed / max(cfg.minutes * 60.0, 1e-6)))
+    # A step budget gives a bit-reproducible schedule; a time budget (the default) depends on the machine.
+    if cfg.steps < 1_000_000:
+        progress = min(1.0, step / max(cfg.steps, 1))
+    else:
+        progress = min(1.0, elapsed / max(cfg.minutes * 60.0, 1e-6))
     warm = min(1.0, (step + 1) / 50.0)
     return cfg.lr * warm * (0.05 + 0.95 * 0.5 * (1.0 + math.cos(math.pi * progress)))
 
@@ -253,12 +266,12 @@ def train(cfg: TrainConfig, log=print) -> dict:
         for g in opt.param_groups:
             g["lr"] = _lr_at(cfg, step, time.time() - start)
         loss = dp_loss(model, batch) if cfg.task == "dp" else lf_loss(model, batch, gen)
+        running += float(loss.detach())
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
         step += 1
-        running += float(loss)
         if step % cfg.log_every == 0:
             log(f"[train {cfg.name}] step {step} loss {running / cfg.log_every:.4f} "
                 f"lr {opt.param_groups[0]['lr']:.2e} t {time.time() - start:.0f}s")
@@ -315,6 +328,7 @@ def _dev_eval(cfg: TrainConfig, model, out_dir: Path, log) -> dict:
 def write_model_card(cfg: TrainConfig, result: dict, path: Path) -> None:
     card = model_card(cfg.name if cfg.name in MODEL_FOR_TASK.values() else MODEL_FOR_TASK[cfg.task])
     cmd = (f"dplf train {cfg.task} --minutes {cfg.minutes:g} --seed {cfg.seed} --teacher {cfg.teacher}"
+           f" --size {cfg.size} --batch {cfg.batch} --lr {cfg.lr:g} --threads {cfg.threads}"
            + (f" --steps {cfg.steps}" if cfg.steps < 1_000_000 else ""))
     lines = [
         f"# {cfg.name} (version {card['version']})", "",

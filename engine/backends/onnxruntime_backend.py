@@ -47,7 +47,7 @@ class OrtSession(Session):
 
     def _bind_outputs(self) -> None:
         for n, buf in self._out_buffers.items():
-            self._binding.bind_output(n, "cpu", np.float32, list(buf.shape), buf.ctypes.data)
+            self._binding.bind_output(n, "cpu", 0, np.float32, list(buf.shape), buf.ctypes.data)
 
 
 class OrtCpuBackend(Backend):

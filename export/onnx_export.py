@@ -1,0 +1,210 @@
+"""torch -> ONNX export of the students (SPEC §7): opset 17, dynamic H/W, constant folding, metadata,
+validation against torch with ONNX Runtime, and an FP16 variant.
+
+    info = export_model(model, "dp-disparity-v1", "models/weights/dp-disparity-v1.onnx")
+    export_command()          # `dplf export`: every models/weights/<name>.pt with a registered name
+
+The legacy TorchScript exporter (``dynamo=False``, ``dynamic_axes``) still exists in torch 2.13 and is used
+first; the dynamo exporter (``dynamic_shapes``) is the fallback.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import warnings
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from models.students import MODELS, STRIDE, VERSION, build, count_parameters
+
+WEIGHTS_DIR = Path(__file__).resolve().parents[1] / "models" / "weights"
+
+IO_NOTES = {
+    "dp-disparity-v1": {
+        "io_normalisation": "dp: float32 [N,2,H,W] linear left/right in [0,1] (black level removed); "
+                            "H, W multiples of 16 (pad by edge replication, crop back)",
+        "disparity_units": "px at input resolution; D = x_left - x_right; larger D nearer",
+    },
+    "lf-layers-v1": {
+        "io_normalisation": "rgb: float32 [N,3,H,W] in [0,1]; dp: float32 [N,2,H,W] in [0,1]; "
+                            "disparity: float32 [N,1,H,W] px; H, W multiples of 16",
+        "disparity_units": "planes: px (units of D); layers: linear intensity factors, rendered as "
+                           "mean_r prod_l layers[l,r](x + b*planes[l]*u, y + b*planes[l]*v)",
+    },
+}
+
+
+class ExportError(ValueError):
+    """Export or validation failed."""
+
+
+def example_inputs(name: str, height: int = 64, width: int = 96, batch: int = 1, seed: int = 0) -> tuple:
+    """Random inputs of a registered model, in the order of MODELS[name]['inputs'].  Shapes per SPEC §6."""
+    if name not in MODELS:
+        raise ExportError(f"unknown model {name!r}; known: {sorted(MODELS)}")
+    g = torch.Generator().manual_seed(seed)
+    shapes = {"dp": (batch, 2, height, width), "rgb": (batch, 3, height, width)}
+    out = []
+    for key in MODELS[name]["inputs"]:
+        if key == "disparity":
+            out.append(6.0 * torch.randn(batch, 1, height, width, generator=g))
+        else:
+            out.append(torch.rand(*shapes[key], generator=g))
+    return tuple(out)
+
+
+def state_hash(model: torch.nn.Module) -> str:
+    """sha256 over the state dict (names + raw bytes, sorted): the 'training hash' of a model."""
+    h = hashlib.sha256()
+    for k, v in sorted(model.state_dict().items()):
+        h.update(k.encode())
+        h.update(v.detach().cpu().contiguous().numpy().tobytes())
+    return h.hexdigest()
+
+
+def gmacs_per_megapixel(model: torch.nn.Module, name: str, height: int = 192, width: int = 256) -> float:
+    """GMACs of one forward pass at width x height, scaled to 1 MP (GMACs = FLOPs / 2)."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    with torch.no_grad(), FlopCounterMode(display=False) as counter:
+        model(*example_inputs(name, height, width))
+    return counter.get_total_flops() / 2e9 * (1e6 / (height * width))
+
+
+def _export(model, inputs, path: Path, in_names, out_names, opset: int) -> str:
+    dyn = {n: {0: "batch", 2: "height", 3: "width"} for n in in_names}
+    for n in out_names:
+        dyn[n] = {0: "batch"} if n == "planes" else (
+            {0: "batch", 4: "height", 5: "width"} if n == "layers" else {0: "batch", 2: "height", 3: "width"})
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            torch.onnx.export(model, inputs, str(path), dynamo=False, opset_version=opset,
+                              input_names=in_names, output_names=out_names, dynamic_axes=dyn,
+                              do_constant_folding=True)
+        return "torchscript"
+    except (TypeError, RuntimeError) as exc:  # legacy exporter removed or failed: use dynamo
+        legacy_error = exc
+    try:
+        h, w = torch.export.Dim("height", min=16, max=8192), torch.export.Dim("width", min=16, max=8192)
+        shapes = {n: {2: h, 3: w} for n in in_names}
+        prog = torch.onnx.export(model, inputs, dynamo=True, opset_version=opset, input_names=in_names,
+                                 output_names=out_names, dynamic_shapes=shapes)
+        prog.optimize()
+        prog.save(str(path))
+        return "dynamo"
+    except Exception as exc:  # noqa: BLE001 - report both failures in one line
+        raise ExportError(f"ONNX export of {path.name} failed (legacy: {legacy_error}; dynamo: {exc})") from exc
+
+
+def _set_metadata(path: Path, meta: dict) -> None:
+    import onnx
+
+    proto = onnx.load(str(path))
+    del proto.metadata_props[:]
+    for k, v in meta.items():
+        entry = proto.metadata_props.add()
+        entry.key, entry.value = k, str(v)
+    onnx.checker.check_model(proto)
+    onnx.save(proto, str(path))
+
+
+def read_metadata(path) -> dict:
+    import onnx
+
+    proto = onnx.load(str(path), load_external_data=False)
+    return {p.key: p.value for p in proto.metadata_props}
+
+
+def _ort_run(path: Path, names, inputs) -> list[np.ndarray]:
+    import onnxruntime as ort
+
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = 1
+    opts.log_severity_level = 3
+    sess = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+    return sess.run(None, {n: x.numpy() for n, x in zip(names, inputs)})
+
+
+@torch.no_grad()
+def validate_onnx(model, name: str, path, sizes=((64, 96), (48, 80)), seed: int = 1, half: bool = False) -> float:
+    """Max |ORT - torch| over all outputs, on random inputs at each (H, W) in sizes (dynamic shapes)."""
+    model.eval()
+    names = MODELS[name]["inputs"]
+    worst = 0.0
+    for i, (h, w) in enumerate(sizes):
+        inputs = example_inputs(name, h, w, seed=seed + i)
+        ref = model(*inputs)
+        ref = ref if isinstance(ref, tuple) else (ref,)
+        got = _ort_run(Path(path), names, [x.half() for x in inputs] if half else inputs)
+        for r, g in zip(ref, got):
+            if tuple(r.shape) != g.shape:
+                raise ExportError(f"{path}: ORT output shape {g.shape} != torch {tuple(r.shape)} at {h}x{w}")
+            worst = max(worst, float(np.abs(r.numpy() - g.astype(np.float32)).max()))
+    return worst
+
+
+def export_model(model: torch.nn.Module, name: str, path, opset: int = 17, fp16: bool = True,
+                 validate: bool = True) -> dict:
+    """Export a registered student to ONNX (+ `<stem>.fp16.onnx`), write metadata, validate with ORT.
+
+    Returns {"path", "fp16_path" | "fp16_note", "max_abs_err", "fp16_max_abs_err", "exporter", "opset",
+    "params", "gmacs_per_megapixel", "training_hash"}.
+    """
+    if name not in MODELS:
+        raise ExportError(f"unknown model {name!r}; known: {sorted(MODELS)}")
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    model = model.eval().float()
+    in_names, out_names = MODELS[name]["inputs"], MODELS[name]["outputs"]
+    inputs = example_inputs(name, 64, 96)
+    meta = {
+        "model_name": name, "version": VERSION, "stride": STRIDE,
+        "training_hash": state_hash(model), "params": count_parameters(model),
+        "gmacs_per_megapixel": round(gmacs_per_megapixel(model, name), 3),
+        "inputs": ",".join(in_names), "outputs": ",".join(out_names),
+        **IO_NOTES.get(name, {}),
+    }
+    info = {"path": str(path), "opset": opset, **{k: meta[k] for k in ("params", "gmacs_per_megapixel",
+                                                                        "training_hash")}}
+    info["exporter"] = _export(model, inputs, path, in_names, out_names, opset)
+    _set_metadata(path, dict(meta, precision="fp32"))
+    if validate:
+        info["max_abs_err"] = validate_onnx(model, name, path)
+    if fp16:
+        half_path = path.with_suffix(".fp16.onnx")
+        try:
+            _export(model.half(), tuple(x.half() for x in inputs), half_path, in_names, out_names, opset)
+            _set_metadata(half_path, dict(meta, precision="fp16"))
+            info["fp16_path"] = str(half_path)
+            if validate:
+                try:
+                    info["fp16_max_abs_err"] = validate_onnx(model.float(), name, half_path, half=True)
+                except Exception as exc:  # noqa: BLE001 - ORT CPU lacks some fp16 kernels
+                    info["fp16_note"] = f"fp16 ONNX written; ORT CPU could not run it: {str(exc)[:160]}"
+        except Exception as exc:  # noqa: BLE001 - keep the fp32 export
+            info["fp16_note"] = f"fp16 export failed: {str(exc)[:200]}"
+        finally:
+            model.float()
+    return info
+
+
+def export_command(weights: str = str(WEIGHTS_DIR), opset: int = 17, fp16: bool = True):
+    """Export every models/weights/<name>.pt whose name is a registered student to ONNX (+ FP16), validated."""
+    import typer
+
+    folder = Path(weights)
+    if not folder.is_dir():
+        typer.echo(f"dplf export: weights folder {folder} does not exist; pass --weights DIR", err=True)
+        raise typer.Exit(2)
+    found = [p for p in sorted(folder.glob("*.pt")) if p.stem in MODELS]
+    if not found:
+        typer.echo(f"dplf export: no <model>.pt in {folder} (known models: {sorted(MODELS)})", err=True)
+        raise typer.Exit(2)
+    for pt in found:
+        model = build(pt.stem)
+        model.load_state_dict(torch.load(pt, map_location="cpu"))
+        info = export_model(model, pt.stem, pt.with_suffix(".onnx"), opset=opset, fp16=fp16)
+        typer.echo(json.dumps(info))

@@ -1,0 +1,70 @@
+"""ONNX export (export/onnx_export.py): ORT matches torch, dynamic H/W, metadata, FP16 variant."""
+import numpy as np
+import pytest
+import torch
+
+from export.onnx_export import example_inputs, export_model, read_metadata, validate_onnx
+from models.students import build
+
+torch.set_num_threads(1)
+
+
+def _perturbed(name, seed=0):
+    """A student with non-trivial weights (the zero-initialised heads would hide export errors)."""
+    torch.manual_seed(seed)
+    model = build(name).eval()
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(0.02 * torch.randn_like(p))
+    return model
+
+
+@pytest.mark.parametrize("name,tol", [("dp-disparity-v1", 1e-3), ("lf-layers-v1", 1e-3)])
+def test_export_matches_torch_with_dynamic_shapes(tmp_path, name, tol):
+    model = _perturbed(name)
+    info = export_model(model, name, tmp_path / f"{name}.onnx")
+    assert info["opset"] == 17
+    assert info["max_abs_err"] < tol  # checked at two sizes inside export_model
+    # a third size, and batch 2
+    import onnxruntime as ort
+
+    sess = ort.InferenceSession(info["path"], providers=["CPUExecutionProvider"])
+    inputs = example_inputs(name, 32, 128, batch=2, seed=7)
+    got = sess.run(None, {i.name: x.numpy() for i, x in zip(sess.get_inputs(), inputs)})
+    with torch.no_grad():
+        ref = model(*inputs)
+    ref = ref if isinstance(ref, tuple) else (ref,)
+    for r, g in zip(ref, got):
+        assert g.shape == tuple(r.shape)
+        np.testing.assert_allclose(g, r.numpy(), atol=tol, rtol=1e-3)
+    meta = read_metadata(info["path"])
+    for key in ("model_name", "version", "training_hash", "io_normalisation", "disparity_units", "params",
+                "gmacs_per_megapixel"):
+        assert meta.get(key), key
+    assert meta["model_name"] == name and float(meta["gmacs_per_megapixel"]) > 1.0
+    assert (tmp_path / f"{name}.onnx").stat().st_size < 8e6
+    # FP16 variant: written, smaller, and (where ORT CPU runs it) close to fp32 torch
+    if "fp16_path" in info:
+        assert read_metadata(info["fp16_path"])["precision"] == "fp16"
+        if "fp16_max_abs_err" in info:
+            assert info["fp16_max_abs_err"] < (0.1 if name == "dp-disparity-v1" else 0.05)
+    else:
+        assert "fp16_note" in info
+
+
+def test_validation_detects_a_wrong_model(tmp_path):
+    name = "dp-disparity-v1"
+    model = _perturbed(name)
+    info = export_model(model, name, tmp_path / "m.onnx", fp16=False)
+    other = _perturbed(name, seed=1)
+    assert validate_onnx(other, name, info["path"]) > 100 * max(info["max_abs_err"], 1e-5)
+
+
+def test_export_command_exports_every_registered_weight(tmp_path, capsys):
+    from export.onnx_export import export_command
+
+    torch.save(_perturbed("lf-layers-v1").state_dict(), tmp_path / "lf-layers-v1.pt")
+    torch.save({}, tmp_path / "unrelated.pt")  # not a registered name: ignored
+    export_command(weights=str(tmp_path), fp16=False)
+    assert (tmp_path / "lf-layers-v1.onnx").exists() and not (tmp_path / "unrelated.onnx").exists()
+    assert '"max_abs_err"' in capsys.readouterr().out

@@ -1,0 +1,92 @@
+"""Training recipes (models/train.py): losses go down, runs are deterministic, outputs are written."""
+import numpy as np
+import pytest
+import torch
+
+from models.students import build
+from models.train import (TrainConfig, affine_fit_mse, dp_loss, fixed_batch, flip_sample, lf_loss,
+                          synthesize_dp_full, train)
+
+torch.set_num_threads(1)
+
+
+def _steps(model, loss_fn, batch, n=6, lr=1e-3):
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    losses = []
+    for _ in range(n):
+        loss = loss_fn(model, batch)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(float(loss.detach()))
+    return losses
+
+
+def test_dp_training_steps_reduce_loss_on_a_fixed_batch():
+    torch.manual_seed(0)
+    batch = fixed_batch(123, 2, 32, "dp")
+    losses = _steps(build("dp-disparity-v1"), dp_loss, batch, n=10)
+    assert losses[-1] < 0.97 * losses[0]
+
+
+def test_lf_training_steps_reduce_loss_on_a_fixed_batch():
+    torch.manual_seed(0)
+    batch = fixed_batch(321, 2, 32, "lf", views=2)
+    batch["disparity"] = batch["gt_disparity"]
+    losses = _steps(build("lf-layers-v1"), lambda m, b: lf_loss(m, b, torch.Generator().manual_seed(0)), batch)
+    assert losses[-1] < losses[0]
+
+
+def test_flip_is_an_exact_symmetry_of_the_sample_layout():
+    sample = {"dp": np.random.rand(2, 4, 5).astype(np.float32), "rgb": np.random.rand(3, 4, 5).astype(np.float32),
+              "disparity": np.random.rand(1, 4, 5).astype(np.float32), "valid": np.ones((1, 4, 5), np.float32),
+              "gt_disparity": np.random.rand(1, 4, 5).astype(np.float32),
+              "views": np.random.rand(2, 3, 4, 5).astype(np.float32),
+              "positions": np.array([[0.5, -0.25], [-1.0, 1.0]], np.float32)}
+    f = flip_sample(sample, True, False)
+    np.testing.assert_array_equal(f["dp"][0], sample["dp"][1][:, ::-1])  # new left = mirrored right
+    np.testing.assert_array_equal(f["disparity"], sample["disparity"][..., ::-1])  # D keeps its sign
+    np.testing.assert_array_equal(f["positions"][:, 0], -sample["positions"][:, 0])
+    g = flip_sample(sample, False, True)
+    np.testing.assert_array_equal(g["dp"], sample["dp"][:, ::-1])
+    np.testing.assert_array_equal(g["positions"][:, 1], -sample["positions"][:, 1])
+    back = flip_sample(flip_sample(sample, True, True), True, True)
+    for k in sample:
+        np.testing.assert_array_equal(back[k], sample[k])
+
+
+def test_train_is_deterministic_and_writes_weights_card_onnx(tmp_path):
+    def run(out):
+        cfg = TrainConfig(task="dp", steps=2, minutes=5, seed=3, out=str(out), batch=2, size=32, buffer=4,
+                          refresh=1, val_every=1, log_every=1)
+        return train(cfg, log=lambda s: None)
+
+    a, b = run(tmp_path / "a"), run(tmp_path / "b")
+    assert a["training_hash"] == b["training_hash"]
+    for suffix in (".pt", ".md", ".onnx"):
+        assert (tmp_path / "a" / f"dp-disparity-v1{suffix}").exists()
+    card = (tmp_path / "a" / "dp-disparity-v1.md").read_text()
+    assert "dplf train dp" in card and "Seed: 3" in card and a["training_hash"] in card
+    assert a["onnx"]["max_abs_err"] < 1e-3
+
+
+def test_bad_config_is_rejected():
+    with pytest.raises(ValueError, match="task must be"):
+        TrainConfig(task="xyz").resolved()
+    with pytest.raises(ValueError, match="multiple of 16"):
+        TrainConfig(task="dp", size=40).resolved()
+
+
+def test_dp_synthesis_and_affine_fit():
+    """Columns left of centre carry the left image: a LF whose views are constant per column."""
+    views = np.zeros((9, 9, 4, 4, 3), np.float32)
+    for c in range(9):
+        views[:, c] = c / 8.0
+    left, right, rgb = synthesize_dp_full(views)
+    w = np.array([1, 1, 1, 1, 0.5, 0, 0, 0, 0])
+    np.testing.assert_allclose(left, (w * np.arange(9) / 8).sum() / w.sum(), rtol=1e-6)
+    np.testing.assert_allclose(right, (w[::-1] * np.arange(9) / 8).sum() / w.sum(), rtol=1e-6)
+    np.testing.assert_allclose(rgb, 0.5, rtol=1e-6)
+    gt = np.random.default_rng(0).normal(size=(40, 40))
+    fit, raw = affine_fit_mse(3.0 * gt + 1.0, gt)
+    assert fit < 1e-12 and raw > 1.0
