@@ -77,13 +77,14 @@ class DPDisparityNet(nn.Module):
     """
 
     def __init__(self, max_shift: int = 12, feat: int = 32, groups: int = 4,
-                 widths: tuple[int, int, int] = (64, 96, 128)):
+                 widths: tuple[int, int, int] = (64, 96, 128), both_features: bool = False):
         super().__init__()
-        self.max_shift, self.groups = max_shift, groups
+        self.max_shift, self.groups, self.both_features = max_shift, groups, both_features
         self.feat_full = nn.Sequential(_conv(1, 16), _conv(16, 16))
         self.feat_half = nn.Sequential(_conv(16, feat, 2), _conv(feat, feat), nn.Conv2d(feat, feat, 3, 1, 1))
         shifts = 2 * max_shift + 1
-        self.regulariser = SmallUNet(groups * shifts + feat, shifts + 1, widths)
+        # both_features: the regulariser also sees the right features (defocus asymmetry cues).
+        self.regulariser = SmallUNet(groups * shifts + feat * (2 if both_features else 1), shifts + 1, widths)
         self.refine = nn.Sequential(_conv(1 + 16 + 2, 32), _conv(32, 32), nn.Conv2d(32, 1, 3, 1, 1))
         nn.init.zeros_(self.refine[-1].weight)
         nn.init.zeros_(self.refine[-1].bias)
@@ -111,7 +112,7 @@ class DPDisparityNet(nn.Module):
         f_half = self.feat_half(f_full)
         fl, fr = f_half[:n], f_half[n:]
         volume = self.cost_volume(fl, fr)
-        out = self.regulariser(torch.cat([volume, fl], 1))
+        out = self.regulariser(torch.cat([volume, fl, fr] if self.both_features else [volume, fl], 1))
         prob = torch.softmax(out[:, :-1], dim=1)
         d_half = (prob * self.shift_values).sum(1, keepdim=True) + out[:, -1:]
         d_full = _up(d_half, dp)

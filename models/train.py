@@ -44,6 +44,7 @@ class TrainConfig:
     buffer: int = 64                     # samples kept in memory
     refresh: int = 2                     # new samples rendered per step
     views_per_sample: int = 3            # lf: GT views rendered per sample (random (u, v))
+    max_disparity: tuple = (3.0, 18.0)   # a scene's SceneConfig.max_disparity is drawn uniformly in this range
     log_every: int = 25
     val_every: int = 200
     threads: int = 1
@@ -68,11 +69,11 @@ class TrainConfig:
 
 
 # ----------------------------------------------------------------------------------------------- data
-def _scene_config(rng: np.random.Generator):
+def _scene_config(rng: np.random.Generator, max_disparity: tuple = (3.0, 18.0)):
     from models.synthetic import SceneConfig
 
     return SceneConfig(
-        max_disparity=float(rng.uniform(3.0, 18.0)),
+        max_disparity=float(rng.uniform(*max_disparity)),
         aperture=str(rng.choice(["disc", "lf-grid"])),
         aperture_views=9,
         noise=float(rng.uniform(0.002, 0.02)),
@@ -86,13 +87,14 @@ def _view_positions(rng: np.random.Generator, count: int) -> np.ndarray:
     return (mag * rng.choice([-1.0, 1.0], (count, 2))).astype(np.float32)
 
 
-def render_training_sample(seed: int, size: int, task: str, teacher: str = "gt", views: int = 3) -> dict:
+def render_training_sample(seed: int, size: int, task: str, teacher: str = "gt", views: int = 3,
+                           max_disparity: tuple = (3.0, 18.0)) -> dict:
     """One synthetic training sample as float32 CHW arrays: dp [2,H,W], rgb [3,H,W], disparity [1,H,W]
     (the label: GT or SGBM teacher), valid [1,H,W] (label trusted), gt_disparity [1,H,W], views [P,3,H,W], positions [P,2]."""
     from models.synthetic import render_sample
 
     rng = np.random.default_rng([seed, 11])
-    cfg = _scene_config(rng)
+    cfg = _scene_config(rng, max_disparity)
     positions = _view_positions(rng, views) if task == "lf" else None
     s = render_sample(seed, size, size, positions=positions, cfg=cfg,
                       stereo_baseline=2.0 if teacher == "sgbm" else None)
@@ -142,7 +144,7 @@ class SampleBuffer:
     def _render(self) -> dict:
         self.next_seed += 1
         return render_training_sample(self.next_seed, self.cfg.size, self.cfg.task, self.cfg.teacher,
-                                      self.cfg.views_per_sample)
+                                      self.cfg.views_per_sample, tuple(self.cfg.max_disparity))
 
     def refresh(self, count: int) -> None:
         for _ in range(count):
