@@ -91,8 +91,8 @@ def sgbm_settings(aperture: int) -> dict:
 class DplfRunner:
     """engine.Pipeline instances, cached per (renderer, views, baseline)."""
 
-    def __init__(self, backend: str = "ort-cpu", threads: int | None = None):
-        self.backend, self.threads, self._pipes = backend, threads, {}
+    def __init__(self, backend: str = "ort-cpu", threads: int | None = None, models_dir=None):
+        self.backend, self.threads, self.models_dir, self._pipes = backend, threads, models_dir, {}
         self.error: str | None = None
         self.info: dict | None = None
 
@@ -102,7 +102,7 @@ class DplfRunner:
             from engine import Pipeline
 
             self._pipes[key] = Pipeline(backend=self.backend, views=views, baseline=baseline, renderer=renderer,
-                                        dtype=np.uint8, threads=self.threads)
+                                        dtype=np.uint8, threads=self.threads, models_dir=self.models_dir)
             self.info = self.info or self._pipes[key].info()
         return self._pipes[key]
 
@@ -220,6 +220,8 @@ def temporal_stability(views_u8, gt_d, frames: int, crop: int, dplf: DplfRunner 
             methods["oracle-dibr"].append((v[0], v[1], d))
         if use_dplf:
             for renderer, label in (("layers", "dplf"), ("dibr", "dplf-dibr")):
+                if methods[label] is None:
+                    continue
                 try:
                     views, d, _ = dplf(renderer, l, r, c, 3, baseline)
                     methods[label].append((views[1, 1], views[0, 0], d))
@@ -294,6 +296,7 @@ def main(argv=None) -> int:
     ap.add_argument("--backend", default="ort-cpu")
     ap.add_argument("--threads", type=int, default=None)
     ap.add_argument("--no-dplf", action="store_true", help="baselines only")
+    ap.add_argument("--models-dir", default=None, help="ONNX models folder (default: the bundled models/weights)")
     ap.add_argument("--json", default=None, help="write the results (SPEC §9 shape) to this file")
     args = ap.parse_args(argv)
     if not args.data.is_dir():
@@ -313,7 +316,7 @@ def main(argv=None) -> int:
     if args.quick:
         scenes, crop = [DEV_SCENES[0]], 128
         args.temporal_frames, args.temporal_crop = 4, 96
-    dplf = None if args.no_dplf else DplfRunner(args.backend, args.threads)
+    dplf = None if args.no_dplf else DplfRunner(args.backend, args.threads, args.models_dir)
     rows, notes = run(args.data, scenes, crop, args.temporal_frames if not args.holdout else 0,
                       args.temporal_crop, dplf, log=lambda m: print(m, file=sys.stderr))
     print_rows(rows)

@@ -81,16 +81,19 @@ def _onnx_params(info: dict) -> int | None:
 
 
 def bench_dplf(backend: str, size, views: int, iters: int, warmup: int, threads: int, frame,
-               max_seconds: float, renderer: str = "layers") -> dict:
+               max_seconds: float, renderer: str = "layers", models_dir=None) -> dict:
     from engine import Pipeline
 
     left, right, rgb = frame
-    pipe = Pipeline(backend=backend, views=views, renderer=renderer, threads=threads)
+    pipe = Pipeline(backend=backend, views=views, renderer=renderer, threads=threads, models_dir=models_dir)
     laps, wall = _timed_loop(lambda: pipe(left, right, rgb).timings, iters, warmup, max_seconds)
     info = pipe.info()
     params, gmacs = dplf_cost(info, *size)
     name = "dplf" if renderer == "layers" else f"dplf-{renderer}"
-    return _row(name, "dplf", info["backend"], info["precision"], size, views, laps, wall, params, gmacs)
+    row = _row(name, "dplf", info["backend"], info["precision"], size, views, laps, wall, params, gmacs)
+    row["models"] = {k: {"sha256": m.get("sha256"), "training_hash": m.get("training_hash")}
+                     for k, m in info.get("models", {}).items()}
+    return row
 
 
 # ---- the paper's LF network ------------------------------------------------------------------------------
@@ -194,7 +197,8 @@ def available_backends() -> list[str]:
 
 
 def run(sizes, backends=None, views: int = 7, iters: int = 30, warmup: int = 3, threads: int | None = None,
-        max_seconds: float = 60.0, baselines: bool = True, log=print) -> tuple[list[dict], list[str]]:
+        max_seconds: float = 60.0, baselines: bool = True, log=print,
+        models_dir=None) -> tuple[list[dict], list[str]]:
     """Benchmark every (backend, size) and the baselines. Returns (rows, notes)."""
     import os
 
@@ -223,7 +227,8 @@ def run(sizes, backends=None, views: int = 7, iters: int = 30, warmup: int = 3, 
             log(f"[{size[1]}x{size[0]}] input: {source}")
             for backend in backends:
                 try:
-                    rows.append(bench_dplf(backend, size, views, iters, warmup, threads, frame, max_seconds))
+                    rows.append(bench_dplf(backend, size, views, iters, warmup, threads, frame, max_seconds,
+                                           models_dir=models_dir))
                     log(f"  dplf/{backend}: {rows[-1]['fps']:.2f} FPS")
                 except (FileNotFoundError, ImportError, RuntimeError, ValueError) as exc:
                     notes.append(f"dplf/{backend} at {size[1]}x{size[0]} skipped: {exc}")
@@ -278,6 +283,7 @@ def main(argv=None) -> int:
     ap.add_argument("--threads", type=int, default=None, help="CPU threads for every row (default: all cores)")
     ap.add_argument("--max-seconds", type=float, default=60.0, help="stop a row's timing after this (>= 3 iters)")
     ap.add_argument("--no-baselines", action="store_true", help="dplf rows only")
+    ap.add_argument("--models-dir", default=None, help="ONNX models folder (default: the bundled models/weights)")
     ap.add_argument("--json", default=None, help="write the results (SPEC §9 shape) to this file")
     args = ap.parse_args(argv)
     try:
@@ -293,7 +299,7 @@ def main(argv=None) -> int:
     threads = args.threads or os.cpu_count()
     backends = args.backends.split(",") if args.backends else None
     rows, notes = run(sizes, backends, args.views, args.iters, args.warmup, threads, args.max_seconds,
-                      not args.no_baselines, log=lambda m: print(m, file=sys.stderr))
+                      not args.no_baselines, log=lambda m: print(m, file=sys.stderr), models_dir=args.models_dir)
     device = device_string(rows[0]["backend"] if rows else "ort-cpu")
     print_rows(rows, f"dplf speed on {device}, {threads} threads")
     rel = ratios(rows)

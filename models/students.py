@@ -138,11 +138,13 @@ class LFLayersNet(nn.Module):
         super().__init__()
         self.num_layers, self.rank, self.eps, self.base_blur = num_layers, rank, eps, base_blur
         L = num_layers
-        # Initial planes at mean(D) + [-0.6, 0, 0.6] std(D), soft assignment sigma 0.2 std(D), the smooth base
-        # on the middle plane: on HCI antinous (dev) this beats both the copy baseline and pixel DIBR.
-        spread = torch.linspace(-0.6, 0.6, L) if L > 1 else torch.zeros(1)
-        self.plane_offsets = nn.Parameter(spread.clone())  # in units of the image's D std
-        self.log_sigma = nn.Parameter(torch.tensor(math.log(0.2)))  # softness, in units of the D std
+        # Initial planes spread evenly from min to max of the (8x8-averaged) D, soft assignment sigma 0.2 of the
+        # plane spacing, the smooth base on the middle plane (chosen on HCI antinous, dev: mean +- k std planes
+        # miss the far background and the near object of a bimodal scene).
+        spread = torch.linspace(-1.0, 1.0, L) if L > 1 else torch.zeros(1)
+        self.plane_offsets = nn.Parameter(spread.clone())  # -1 = min D, +1 = max D
+        spacing = 2.0 / max(L - 1, 1)
+        self.log_sigma = nn.Parameter(torch.tensor(math.log(0.2 * spacing)))  # in units of the D half-range
         prior = torch.full((L,), -8.0)
         prior[L // 2] = 0.0
         self.register_buffer("base_prior", prior.view(1, L, 1, 1))
@@ -155,10 +157,12 @@ class LFLayersNet(nn.Module):
         self.register_buffer("rank_mix", mix.contiguous())
 
     def planes_from(self, disparity: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """disparity [N,1,H,W] -> (planes [N, L] sorted far to near at init, D std [N, 1])."""
-        mean = disparity.mean(dim=(2, 3))
-        std = (disparity - mean[..., None, None]).pow(2).mean(dim=(2, 3)).sqrt() + 0.25
-        return mean + std * self.plane_offsets.view(1, -1), std
+        """disparity [N,1,H,W] -> (planes [N, L] far to near at init, D half-range [N, 1])."""
+        coarse = F.avg_pool2d(disparity, 8)  # robust to isolated outliers; H, W are multiples of 16
+        lo, hi = coarse.amin(dim=(2, 3)), coarse.amax(dim=(2, 3))
+        half = 0.5 * (hi - lo) + 0.25
+        centre = 0.5 * (hi + lo)
+        return centre + (half - 0.25) * self.plane_offsets.view(1, -1), half
 
     def smooth(self, x: torch.Tensor) -> torch.Tensor:
         """Two box filters of size base_blur with edge replication.  [N,C,H,W] -> same."""
@@ -178,7 +182,10 @@ class LFLayersNet(nn.Module):
         planes, scale = self.planes_from(disparity)
         sigma = torch.exp(self.log_sigma) * scale  # [N, 1]
         dist = (disparity - planes[..., None, None]) / sigma[..., None, None]  # [N, L, H, W]
-        logits = -0.5 * dist.clamp(-30.0, 30.0).pow(2)
+        # Huber instead of a clamped square: far outside the plane range the nearest plane still wins, and the
+        # logits stay FP16-finite.
+        a = dist.abs()
+        logits = -torch.where(a < 4.0, 0.5 * a * a, 4.0 * a - 8.0)
         log_rgb = torch.log(rgb.clamp(0.0, 1.0) + self.eps)
         base = self.smooth(log_rgb)
         detail = log_rgb - base
@@ -235,7 +242,7 @@ MODELS: dict[str, dict] = {
                        "dp": "float32 [N,2,H,W] in [0,1]",
                        "disparity": "float32 [N,1,H,W], D in px"},
             "outputs": {"layers": "float32 [N,L,R,3,H,W] > 0", "planes": "float32 [N,L], D units (px)"},
-            "architecture": "planes = mean(D) + std(D) * learned offsets; log-domain layers "
+            "architecture": "planes spread from min to max of 8x8-averaged D (learned offsets); log-domain layers "
                             "exp(alpha_l log(rgb) + delta_lr), alpha = soft assignment of D to planes; "
                             "3-level UNet (zero-init head) predicts delta and alpha corrections",
             "max_params": 3_000_000,
@@ -257,3 +264,19 @@ def model_card(name: str) -> dict:
     if name not in MODELS:
         raise ValueError(f"unknown model {name!r}; known: {sorted(MODELS)}")
     return dict(MODELS[name]["card"], name=name, version=VERSION)
+
+
+def _register_defocus_student() -> None:
+    """dp-disparity-v1 is the defocus-matching student; the purely learned cost volume stays available."""
+    from .defocus_matching import DPDefocusNet
+
+    MODELS["dp-learned-cv-v0"] = dict(MODELS["dp-disparity-v1"])
+    MODELS["dp-disparity-v1"] = dict(
+        MODELS["dp-learned-cv-v0"], factory=DPDefocusNet,
+        card=dict(MODELS["dp-learned-cv-v0"]["card"],
+                  architecture="fixed defocus-aware DP matching (k_R*left = k_L*right for the half-aperture "
+                               "kernels of 4 aperture families, D in [-16, 16] px, 15x15 window, WTA + parabola) "
+                               "+ a 3-level UNet refinement with zero-initialised head; no normalisation layers"))
+
+
+_register_defocus_student()

@@ -52,6 +52,7 @@ class TrainConfig:
     eval_data: str = ""                  # folder of an HCI-style LF for the final dev evaluation (optional)
     dp_weights: str = ""                 # lf: DP student weights used for the dev evaluation's disparity
     name: str = ""                       # defaults to the registry name of the task's model
+    keep_last: bool = False              # also save the last state dict as <name>.last.pt
     model_cfg: dict = field(default_factory=dict)
 
     def resolved(self) -> "TrainConfig":
@@ -243,7 +244,8 @@ def validate(model, task: str, val: dict) -> dict:
 
 
 def train(cfg: TrainConfig, log=print) -> dict:
-    """Train one student; writes <out>/<name>.pt (best), <name>.last.pt, <name>.md, <name>.onnx."""
+    """Train one student; writes <out>/<name>.pt (best on synthetic validation), <name>.md, <name>.onnx
+    (+ .fp16.onnx) and, with keep_last, <name>.last.pt."""
     cfg = cfg.resolved()
     torch.set_num_threads(max(1, cfg.threads))
     torch.manual_seed(cfg.seed)
@@ -291,7 +293,8 @@ def train(cfg: TrainConfig, log=print) -> dict:
     elapsed = time.time() - start
     final = validate(model, cfg.task, val)
     history.append({"step": step, **final})
-    torch.save(model.state_dict(), out_dir / f"{cfg.name}.last.pt")
+    if cfg.keep_last:
+        torch.save(model.state_dict(), out_dir / f"{cfg.name}.last.pt")
     if best is None or (final[best_key] < best_metrics[best_key] if cfg.task == "dp"
                         else final[best_key] > best_metrics[best_key]):
         best, best_metrics = model.state_dict(), dict(final, step=step)

@@ -124,7 +124,7 @@ def test_lytro_layouts(data_dir):
     # the serpentine counter must not decide placement: row 2 runs right-to-left in NNN
     ref = cv2.cvtColor(cv2.imread(str(next((data_dir / "lytro" / "lytro1_IMG_0001").glob("*_02_01.png")))),
                        cv2.COLOR_BGR2RGB)
-    np.testing.assert_array_equal(lf.views[1, 0], ref)
+    np.testing.assert_array_equal(lf.views[0, 1], ref)  # transposed on load: RR is the horizontal index
     illum = load_light_field(data_dir / "lytro" / "illum_2067")
     assert illum.views.shape == (9, 9, 383, 552, 3)
 
@@ -137,3 +137,28 @@ def test_load_light_field_errors(tmp_path):
         cv2.imwrite(str(tmp_path / f"input_Cam{i:03d}.png"), img)
     with pytest.raises(ValueError, match="complete"):
         load_light_field(tmp_path)
+
+
+def _shifted_lf(k=5, d=1.5, size=64, seed=0):
+    rng = np.random.default_rng(seed)
+    base = cv2.GaussianBlur(rng.random((size, size, 3)).astype(np.float32), (0, 0), 1.5)
+    views = np.empty((k, k, size, size, 3), np.uint8)
+    for r in range(k):
+        for c in range(k):
+            m = np.float32([[1, 0, -d * (c - k // 2)], [0, 1, -d * (r - k // 2)]])
+            views[r, c] = np.clip(cv2.warpAffine(base, m, (size, size), borderMode=cv2.BORDER_REFLECT) * 255, 0, 255)
+    return views
+
+
+def test_parallax_orientation_detected():
+    from engine.io.lightfield import parallax_is_transposed
+
+    views = _shifted_lf()
+    assert not parallax_is_transposed(views)
+    assert parallax_is_transposed(views.transpose(1, 0, 2, 3, 4))
+
+
+def test_lytro1_rows_are_horizontal_parallax(data_dir):
+    lf = load_light_field(data_dir / "lytro" / "lytro1_IMG_0001")
+    assert lf.transposed  # its RR index runs along horizontal parallax; loaded views are [v, u]
+    assert not load_light_field(data_dir / "hci" / "antinous").transposed

@@ -27,6 +27,7 @@ class LightField:
     views: np.ndarray
     layout: str
     name: str
+    transposed: bool = False  # the folder's row index ran along horizontal parallax; views were transposed
 
     @property
     def grid(self) -> int:
@@ -81,7 +82,27 @@ def load_light_field(folder: str | os.PathLike, grid: int | None = None) -> Ligh
             if img.shape != first.shape:
                 raise ValueError(f"{paths[r][c]}: size {img.shape[:2]} differs from the first view {first.shape[:2]}")
             views[r, c] = img
-    return LightField(views=views, layout=layout, name=folder.name)
+    transposed = parallax_is_transposed(views)
+    if transposed:
+        views = np.ascontiguousarray(views.transpose(1, 0, 2, 3, 4))
+    return LightField(views=views, layout=layout, name=folder.name, transposed=transposed)
+
+
+def parallax_is_transposed(views: np.ndarray, min_shift: float = 0.3) -> bool:
+    """True when moving along the grid's columns shifts the image vertically and along its rows horizontally.
+
+    Some datasets (Lytro-1 IMG_0001 in ../shared/data) name views RR_CC with RR the horizontal aperture index;
+    DP synthesis needs columns = horizontal parallax (SPEC §2), so the loader measures it (phase correlation
+    of the outermost views of the middle row and column) instead of trusting the names.  views [K,K,H,W,3].
+    """
+    k = views.shape[0]
+    if k < 3:
+        return False
+    m, a, b = k // 2, 1 if k > 4 else 0, k - 2 if k > 4 else k - 1
+    gray = lambda v: v.astype(np.float32).mean(-1)  # noqa: E731
+    (cx, cy), _ = cv2.phaseCorrelate(gray(views[m, a]), gray(views[m, b]))   # along columns
+    (rx, ry), _ = cv2.phaseCorrelate(gray(views[a, m]), gray(views[b, m]))   # along rows
+    return abs(cy) > max(abs(cx), min_shift) and abs(rx) > max(abs(ry), min_shift)
 
 
 def central_slice(grid: int, aperture: int) -> slice:
