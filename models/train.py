@@ -76,7 +76,7 @@ def _scene_config(rng: np.random.Generator, max_disparity: tuple = (3.0, 18.0)):
     return SceneConfig(
         max_disparity=float(rng.uniform(*max_disparity)),
         aperture=str(rng.choice(["disc", "lf-grid"])),
-        aperture_views=9,
+        aperture_views=int(rng.choice([9, 9, 3, 4])),  # full-aperture grids and the phone-like protocol
         noise=float(rng.uniform(0.002, 0.02)),
         bit_depth=8,
     )
