@@ -62,12 +62,13 @@ class Pipeline:
         precision: "auto" | "fp32" | "fp16".
         views: N renders an N x N grid at u, v in linspace(-1, 1, N) * baseline; 0 = disparity only.
         baseline: view-grid half-extent in aperture units (1 = about the physical aperture).
-        renderer: "layers" (LF student + layered renderer) or "dibr" (disparity-only warp of the RGB).
+        renderer: "dibr" (occlusion-aware warp of the RGB with the student's D; the v1 default, it measures
+            best on real light fields) or "layers" (LF student + layered renderer).
         dtype: views as float32 in [0, 1] or uint8.
     """
 
     def __init__(self, backend: str = "auto", precision: str = "auto", views: int = 7, baseline: float = 1.0,
-                 renderer: str = "layers", dtype=np.float32, models_dir: str | Path | None = None,
+                 renderer: str = "dibr", dtype=np.float32, models_dir: str | Path | None = None,
                  threads: int | None = None):
         if renderer not in RENDERERS:
             raise ValueError(f"unknown renderer {renderer!r}; choose one of {', '.join(RENDERERS)}")

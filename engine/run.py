@@ -22,7 +22,7 @@ def latency_stats(samples: dict[str, list[float]]) -> dict[str, dict[str, float]
 
 def run(input: Path, out: Path, views: int = 7, baseline: float = 1.0, backend: str = "auto",
         precision: str = "auto", view_format: str = "png", frames: int | None = None, start: int = 0,
-        max_size: int | None = None, renderer: str = "layers", preview: bool = False, on_error: str = "stop",
+        max_size: int | None = None, renderer: str = "dibr", preview: bool = False, on_error: str = "stop",
         threads: int | None = None, progress: bool | None = None) -> str:
     """Process `input` into `out` (SPEC §4). Returns the summary line; raises ValueError/OSError on bad input."""
     from .io.sources import open_source

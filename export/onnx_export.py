@@ -50,6 +50,13 @@ def example_inputs(name: str, height: int = 64, width: int = 96, batch: int = 1,
     for key in MODELS[name]["inputs"]:
         if key == "disparity":
             out.append(6.0 * torch.randn(batch, 1, height, width, generator=g))
+        elif key == "dp":
+            # a textured DP pair with parallax: pure per-pixel noise would make matching costs tie everywhere,
+            # and a winner-take-all stage then flips between near-equal hypotheses on rounding differences
+            base = torch.nn.functional.avg_pool2d(torch.rand(batch, 1, height + 8, width + 8, generator=g), 5, 1)
+            left = base[..., 2:2 + height, 2:2 + width]
+            right = base[..., 2:2 + height, 0:width]
+            out.append(torch.cat([left, right], 1).contiguous())
         else:
             out.append(torch.rand(*shapes[key], generator=g))
     return tuple(out)
@@ -165,7 +172,7 @@ def export_model(model: torch.nn.Module, name: str, path, opset: int = 17, fp16:
         "training_hash": state_hash(model), "params": count_parameters(model),
         "gmacs_per_megapixel": round(gmacs_per_megapixel(model, name), 3),
         "inputs": ",".join(in_names), "outputs": ",".join(out_names),
-        **IO_NOTES.get(name, {}),
+        **IO_NOTES.get(name, IO_NOTES["dp-disparity-v1"] if name.startswith("dp-") else {}),
     }
     info = {"path": str(path), "opset": opset, **{k: meta[k] for k in ("params", "gmacs_per_megapixel",
                                                                         "training_hash")}}

@@ -106,7 +106,7 @@ class DefocusCostVolume(nn.Module):
         c2 = best.gather(1, idx + 1)
         curv = c0 - 2 * c1 + c2
         sub = (0.5 * (c0 - c2) / curv.clamp_min(1e-6)).clamp(-1, 1)
-        d0 = self.hypotheses.view(-1)[0] + (idx.float() + sub) * self.step
+        d0 = self.hypotheses.view(-1)[0] + (idx.to(sub.dtype) + sub) * self.step
         spread = (cost.max(1).values - best).gather(1, idx)
         feats = torch.cat([c1, curv, spread], 1) * 10.0
         return d0, feats
@@ -130,6 +130,8 @@ class DPDefocusNet(nn.Module):
         nn.init.zeros_(self.refine.head.bias)
 
     def forward(self, dp: torch.Tensor) -> torch.Tensor:
+        if dp.dim() != 4 or dp.shape[1] != 2:
+            raise ValueError(f"dp must be [N, 2, H, W], got {tuple(dp.shape)}")
         d0, feats = self.matching(dp)
         x = torch.cat([d0 / 8.0, feats.clamp(-10.0, 10.0), self._normalise(dp)], 1)
         return d0 + 4.0 * self.refine(x)

@@ -344,7 +344,7 @@ def write_model_card(cfg: TrainConfig, result: dict, path: Path) -> None:
         f"- Outputs: {json.dumps(card['outputs'])}",
         f"- H, W multiples of {card['stride']} (the runtime pads)",
         "- Training data: models.synthetic scenes rendered on the fly (layered textured planes, occlusions, "
-        "thin-lens DP; aperture 'disc' and 'lf-grid' 9x9 mixed; max |D| 3-18 px; noise 0.002-0.02; 8 bit), "
+        "thin-lens DP; aperture 'disc' and 'lf-grid' (9x9, 9x9, 3x3, 4x4 grids) mixed; max |D| 3-18 px; noise 0.002-0.02; 8 bit), "
         f"{cfg.size}x{cfg.size} crops, batch {cfg.batch}, flips; labels: {cfg.teacher}",
         f"- Command: `{cmd}`",
         f"- Seed: {cfg.seed}; steps: {result['steps']}; time: {result['seconds']:.0f} s on "

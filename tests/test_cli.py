@@ -32,7 +32,7 @@ def dplf_run(*args):
 
 def test_png_layout_and_manifest(clip_path, tmp_path):
     out = tmp_path / "lf"
-    res = dplf_run("--input", clip_path, "--out", out, "--views", 3, "--baseline", 0.8)
+    res = dplf_run("--input", clip_path, "--out", out, "--views", 3, "--baseline", 0.8, "--renderer", "layers")
     assert res.returncode == 0, res.stderr
     assert "3 frames" in res.stdout
     man = json.loads((out / "manifest.json").read_text())
@@ -40,6 +40,7 @@ def test_png_layout_and_manifest(clip_path, tmp_path):
     assert (man["frames"], man["height"], man["width"], man["views"]) == (FRAMES, H, W, [3, 3])
     assert np.allclose(np.array(man["positions"])[[0, 4, 8]], [[-0.8, -0.8], [0, 0], [0.8, 0.8]])
     assert man["fps"] == 12.0 and man["backend"] == "ort-cpu" and man["view_format"] == "png"
+    assert man["renderer"] == "layers"
     assert {m["name"] for m in man["models"]} == {"dp-disparity-v1", "lf-layers-v1"}
     assert set(man["timing"]["latency_ms"]["total"]) >= {"p50", "p95", "p99"}
     for f in range(FRAMES):
@@ -56,7 +57,9 @@ def test_npy_format_and_frame_range(clip_path, tmp_path):
     assert res.returncode == 0, res.stderr
     views = np.load(out / "views" / "000001.npy")
     assert views.shape == (2, 2, H, W, 3) and views.dtype == np.uint8
-    assert json.loads((out / "manifest.json").read_text())["frames"] == 1
+    man = json.loads((out / "manifest.json").read_text())
+    assert man["frames"] == 1 and man["renderer"] == "dibr"
+    assert [m["name"] for m in man["models"]] == ["dp-disparity-v1"]
 
 
 def test_no_views_writes_only_disparity(clip_path, tmp_path):

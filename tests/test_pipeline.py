@@ -20,7 +20,7 @@ def sample():
 
 @pytest.fixture(scope="module")
 def pipe():
-    return Pipeline(backend="ort-cpu", views=3, baseline=1.0)
+    return Pipeline(backend="ort-cpu", views=3, baseline=1.0, renderer="layers")
 
 
 def _edge_pad(a, h, w):
