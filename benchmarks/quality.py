@@ -9,8 +9,9 @@
 Per scene and protocol (full aperture A = K; phone-like A = 3 for odd K, 4 for even K): DP is synthesised
 from the central A x A views (engine.io.lightfield.synthesize_dp) and every method renders the K x K grid at
 the GT views' positions u = k / (2 c-bar) (views = K, baseline = max|k| / (2 c-bar)). LF PSNR/SSIM are
-per view on uint8, mean and worst over all views but the centre one. Methods: `dplf` (engine.Pipeline,
-layered renderer), `dplf-dibr` (its disparity + DIBR), `copy` (full-aperture RGB in every view),
+per view on uint8, mean and worst over all views but the centre one. Methods: `dplf` (engine.Pipeline with
+its default renderer: the DP student's disparity + DIBR), `dplf-layers` (the LF student + layered renderer),
+`copy` (full-aperture RGB in every view),
 `sgbm-dibr` (OpenCV SGBM on the DP pair + DIBR) and, on HCI, `oracle-dibr` (DIBR with the GT disparity,
 D = 2 c-bar d). Disparity metrics on HCI in the GT's units (d = D / (2 c-bar)), raw and after the affine
 fit. Temporal stability: a video made by sliding a crop window over HCI antinous by known integer steps;
@@ -159,7 +160,7 @@ def evaluate_scene(views_u8, gt_d, name: str, dplf: DplfRunner | None, log=print
         left, right, rgb = synthesize_dp(views_u8, a)
         results = run_baselines(left, right, rgb, k, baseline, a, gt_d, cbar)
         if dplf is not None and dplf.available():
-            for renderer, label in (("layers", "dplf"), ("dibr", "dplf-dibr")):
+            for renderer, label in (("dibr", "dplf"), ("layers", "dplf-layers")):
                 try:
                     results[label] = dplf(renderer, left, right, rgb, k, baseline)
                 except Exception as exc:  # noqa: BLE001 - e.g. LF model missing: keep the other rows
@@ -206,7 +207,7 @@ def temporal_stability(views_u8, gt_d, frames: int, crop: int, dplf: DplfRunner 
     methods = {"copy": [], "sgbm-dibr": [], "oracle-dibr": []}
     use_dplf = dplf is not None and dplf.available()
     if use_dplf:
-        methods.update({"dplf": [], "dplf-dibr": []})
+        methods.update({"dplf": [], "dplf-layers": []})
     for oy, ox in offsets:
         sl = (slice(oy, oy + crop), slice(ox, ox + crop))
         l, r, c = left[sl], right[sl], rgb[sl]
@@ -219,7 +220,7 @@ def temporal_stability(views_u8, gt_d, frames: int, crop: int, dplf: DplfRunner 
             v = to_u8(dibr_views(c, d, pos, baseline))
             methods["oracle-dibr"].append((v[0], v[1], d))
         if use_dplf:
-            for renderer, label in (("layers", "dplf"), ("dibr", "dplf-dibr")):
+            for renderer, label in (("dibr", "dplf"), ("layers", "dplf-layers")):
                 if methods[label] is None:
                     continue
                 try:

@@ -81,7 +81,7 @@ def _onnx_params(info: dict) -> int | None:
 
 
 def bench_dplf(backend: str, size, views: int, iters: int, warmup: int, threads: int, frame,
-               max_seconds: float, renderer: str = "layers", models_dir=None) -> dict:
+               max_seconds: float, renderer: str = "dibr", models_dir=None) -> dict:
     from engine import Pipeline
 
     left, right, rgb = frame
@@ -89,7 +89,7 @@ def bench_dplf(backend: str, size, views: int, iters: int, warmup: int, threads:
     laps, wall = _timed_loop(lambda: pipe(left, right, rgb).timings, iters, warmup, max_seconds)
     info = pipe.info()
     params, gmacs = dplf_cost(info, *size)
-    name = "dplf" if renderer == "layers" else f"dplf-{renderer}"
+    name = "dplf" if renderer == "dibr" else f"dplf-{renderer}"   # dibr is the engine's default renderer
     row = _row(name, "dplf", info["backend"], info["precision"], size, views, laps, wall, params, gmacs)
     row["models"] = {k: {"sha256": m.get("sha256"), "training_hash": m.get("training_hash")}
                      for k, m in info.get("models", {}).items()}
@@ -226,12 +226,13 @@ def run(sizes, backends=None, views: int = 7, iters: int = 30, warmup: int = 3, 
             frame = (left, right, rgb)
             log(f"[{size[1]}x{size[0]}] input: {source}")
             for backend in backends:
-                try:
-                    rows.append(bench_dplf(backend, size, views, iters, warmup, threads, frame, max_seconds,
-                                           models_dir=models_dir))
-                    log(f"  dplf/{backend}: {rows[-1]['fps']:.2f} FPS")
-                except (FileNotFoundError, ImportError, RuntimeError, ValueError) as exc:
-                    notes.append(f"dplf/{backend} at {size[1]}x{size[0]} skipped: {exc}")
+                for renderer in ("dibr", "layers"):
+                    try:
+                        rows.append(bench_dplf(backend, size, views, iters, warmup, threads, frame, max_seconds,
+                                               renderer=renderer, models_dir=models_dir))
+                        log(f"  {rows[-1]['name']}/{backend}: {rows[-1]['fps']:.2f} FPS")
+                    except (FileNotFoundError, ImportError, RuntimeError, ValueError) as exc:
+                        notes.append(f"dplf/{backend}/{renderer} at {size[1]}x{size[0]} skipped: {exc}")
             if not baselines:
                 continue
             if torch is not None:

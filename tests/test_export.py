@@ -21,7 +21,7 @@ def _perturbed(name, seed=0):
 
 from models.students import MODELS
 
-LEARNED_CV = "dp-learned-cv-v0" if "dp-learned-cv-v0" in MODELS else "dp-disparity-v1"
+LEARNED_CV = "dp-learned-cv-v0"
 
 
 @pytest.mark.parametrize("name,tol", [("dp-disparity-v1", 1e-2), (LEARNED_CV, 1e-3), ("lf-layers-v1", 1e-3)])

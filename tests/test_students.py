@@ -24,7 +24,7 @@ def test_registry_and_budgets():
 
 # The learned cost-volume student (registered as dp-learned-cv-v0 since dp-disparity-v1 became the
 # defocus-matching student, models/defocus_matching.py).
-LEARNED_CV = "dp-learned-cv-v0" if "dp-learned-cv-v0" in MODELS else "dp-disparity-v1"
+LEARNED_CV = "dp-learned-cv-v0"
 
 
 def test_dp_student_shapes_and_bad_input():
