@@ -10,7 +10,6 @@ the model: horizontal = swap left/right + u -> -u, vertical = v -> -v, D unchang
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import platform
@@ -24,6 +23,7 @@ import torch
 import torch.nn.functional as F
 
 from models.render_torch import render_layers_torch
+from export.onnx_export import state_hash
 from models.students import build, count_parameters, model_card
 
 MODEL_FOR_TASK = {"dp": "dp-disparity-v1", "lf": "lf-layers-v1"}
@@ -215,14 +215,6 @@ def _lr_at(cfg: TrainConfig, step: int, elapsed: float) -> float:
         progress = min(1.0, elapsed / max(cfg.minutes * 60.0, 1e-6))
     warm = min(1.0, (step + 1) / 50.0)
     return cfg.lr * warm * (0.05 + 0.95 * 0.5 * (1.0 + math.cos(math.pi * progress)))
-
-
-def state_hash(model: torch.nn.Module) -> str:
-    h = hashlib.sha256()
-    for k, v in sorted(model.state_dict().items()):
-        h.update(k.encode())
-        h.update(v.detach().cpu().contiguous().numpy().tobytes())
-    return h.hexdigest()
 
 
 @torch.no_grad()
