@@ -19,6 +19,9 @@ uint8 output is clip(rint(255 * colour)).
 """
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
+
 import cv2
 import numpy as np
 
@@ -87,7 +90,7 @@ def _nearest_visible(valid: np.ndarray):
 
 
 def dibr_warp(rgb: np.ndarray, disparity: np.ndarray, positions: np.ndarray, baseline: float = 1.0,
-              out: np.ndarray | None = None, out_dtype=np.float32) -> np.ndarray:
+              out: np.ndarray | None = None, out_dtype=np.float32, threads: int | None = None) -> np.ndarray:
     """Render views at aperture positions from the centre image and its disparity (CPU fast path).
 
     Args:
@@ -97,6 +100,7 @@ def dibr_warp(rgb: np.ndarray, disparity: np.ndarray, positions: np.ndarray, bas
         baseline: b, scales the parallax.
         out: optional C-contiguous [P, H, W, 3] array of `out_dtype` to write into.
         out_dtype: np.float32 or np.uint8.
+        threads: views rendered in parallel (default: all cores).
 
     Returns:
         [P, H, W, 3] views (``out`` when given).
@@ -109,25 +113,49 @@ def dibr_warp(rgb: np.ndarray, disparity: np.ndarray, positions: np.ndarray, bas
     elif out.shape != shape or out.dtype != np.dtype(out_dtype):
         raise ValueError(f"dibr_warp: out must be {np.dtype(out_dtype)} {shape}, got {out.dtype} {out.shape}")
     keys = splat_keys(disparity)
-    flat_d = disparity.reshape(-1)
     ys, xs = np.mgrid[0:H, 0:W].astype(np.float32)
-    half = np.float32(0.5)
-    for p, (u, v) in enumerate(positions):
-        su = np.float32(baseline) * u
-        sv = np.float32(baseline) * v
-        tx = np.floor((xs - disparity * su) + half).astype(np.int64).reshape(-1)
-        ty = np.floor((ys - disparity * sv) + half).astype(np.int64).reshape(-1)
-        inside = (tx >= 0) & (tx < W) & (ty >= 0) & (ty < H)
-        zbuf = np.zeros(H * W, np.uint64)
-        np.maximum.at(zbuf, (ty * W + tx)[inside], keys[inside])
-        valid = (zbuf != 0).reshape(H, W)
-        winner = (_LOW32 - (zbuf & _LOW32)).astype(np.int64)
-        dt = np.where(valid, flat_d[np.where(valid.reshape(-1), winner, 0)].reshape(H, W), np.float32(0))
-        colour = _sample(rgb, xs + dt * su, ys + dt * sv)
-        if not valid.all():
-            _fill_holes(colour, dt, valid, rgb, disparity, xs, ys, su, sv)
-        _to_out(colour, out, p, out_dtype)
+
+    def render(p: int) -> None:
+        _render_view(rgb, disparity, keys, xs, ys, positions[p], baseline, out, p, out_dtype)
+
+    workers = min(len(positions), threads or os.cpu_count() or 1)
+    if workers > 1:  # views are independent; OpenCV and most numpy kernels release the GIL
+        list(_pool(workers).map(render, range(len(positions))))
+    else:
+        for p in range(len(positions)):
+            render(p)
     return out
+
+
+_POOLS: dict[int, ThreadPoolExecutor] = {}
+
+
+def _pool(workers: int) -> ThreadPoolExecutor:
+    """One long-lived pool per worker count: no threads are created per frame."""
+    if workers not in _POOLS:
+        _POOLS[workers] = ThreadPoolExecutor(workers, thread_name_prefix="dplf-dibr")
+    return _POOLS[workers]
+
+
+def _render_view(rgb, disparity, keys, xs, ys, position, baseline, out, p, out_dtype) -> None:
+    """Steps 1-3 of the module docstring for one view, written to out[p]."""
+    H, W = disparity.shape
+    half = np.float32(0.5)
+    su = np.float32(baseline) * position[0]
+    sv = np.float32(baseline) * position[1]
+    tx = np.floor((xs - disparity * su) + half).astype(np.int64).reshape(-1)
+    ty = np.floor((ys - disparity * sv) + half).astype(np.int64).reshape(-1)
+    inside = (tx >= 0) & (tx < W) & (ty >= 0) & (ty < H)
+    zbuf = np.zeros(H * W, np.uint64)
+    np.maximum.at(zbuf, (ty * W + tx)[inside], keys[inside])
+    valid = (zbuf != 0).reshape(H, W)
+    winner = (_LOW32 - (zbuf & _LOW32)).astype(np.int64)
+    dt = np.where(valid, disparity.reshape(-1)[np.where(valid.reshape(-1), winner, 0)].reshape(H, W),
+                  np.float32(0))
+    colour = _sample(rgb, xs + dt * su, ys + dt * sv)
+    if not valid.all():
+        _fill_holes(colour, dt, valid, rgb, disparity, xs, ys, su, sv)
+    _to_out(colour, out, p, out_dtype)
 
 
 def _sample(rgb, xs, ys):
