@@ -189,32 +189,19 @@ def _plane_light_field(k=5, d=0.4, h=64, w=80, seed=0):
     return views, np.full((h, w), d, np.float32)
 
 
-class _CopyRunner:
-    """Stands in for DplfRunner: every view is the input RGB, D = 0."""
-
-    info = {"backend": "fake", "precision": "fp32"}
-
-    def available(self):
-        return True
-
-    def __call__(self, renderer, left, right, rgb, views, baseline):
-        u8 = np.clip(np.rint(rgb * 255), 0, 255).astype(np.uint8)
-        return np.broadcast_to(u8, (views, views) + u8.shape).copy(), np.zeros(left.shape, np.float32), 1.0
-
-
 def test_quality_protocol_on_an_analytic_plane():
     """Oracle DIBR at the protocol's positions reproduces a plane's LF on both protocols; dplf rows plumb."""
     from benchmarks import quality
 
     views, gt = _plane_light_field()
-    rows = quality.evaluate_scene(views, gt, "plane", _CopyRunner(), log=lambda m: None)
+    rows = quality.evaluate_scene(views, gt, "plane", quality.DplfRunner(threads=1), log=lambda m: None)
     by = {(r["protocol"], r["name"]): r for r in rows}
     assert {r["aperture"] for r in rows} == {5, 3}
     for protocol in ("full", "phone"):
         oracle, copy = by[(protocol, "oracle-dibr")]["metrics"], by[(protocol, "copy")]["metrics"]
         assert oracle["psnr_mean"] > 40.0 and oracle["psnr_mean"] > copy["psnr_mean"] + 8
-        assert by[(protocol, "dplf")]["metrics"]["psnr_mean"] == pytest.approx(copy["psnr_mean"])
-        assert by[(protocol, "dplf")]["backend"] == "fake"
+        assert by[(protocol, "dplf")]["metrics"]["psnr_mean"] > copy["psnr_mean"] + 3
+        assert by[(protocol, "dplf")]["backend"] == "ort-cpu"
     assert by[("full", "sgbm-dibr")]["metrics"]["disp_mse_x100"] < 0.5
 
 
@@ -222,11 +209,12 @@ def test_temporal_stability_plumbing():
     from benchmarks import quality
 
     views, gt = _plane_light_field(h=64, w=80)
-    rows = quality.temporal_stability(views, gt, frames=3, crop=48, dplf=_CopyRunner(), aperture=5,
+    rows = quality.temporal_stability(views, gt, frames=3, crop=48, dplf=quality.DplfRunner(threads=1), aperture=5,
                                       log=lambda m: None)
     by = {r["name"]: r["metrics"] for r in rows}
     assert set(by) == {"copy", "sgbm-dibr", "oracle-dibr", "dplf", "dplf-layers"}
-    assert by["copy"]["flicker_centre"] == 0.0 and by["dplf"]["flicker_corner"] == 0.0
+    assert by["copy"]["flicker_centre"] == 0.0 and by["dplf"]["flicker_centre"] == 0.0  # DIBR keeps the centre
+    assert by["dplf"]["flicker_corner"] < 1.0
     assert by["oracle-dibr"]["flicker_disparity_px"] == 0.0
     assert by["oracle-dibr"]["flicker_corner"] < 0.5
     with pytest.raises(ValueError, match="exceeds"):
