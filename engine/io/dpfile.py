@@ -129,8 +129,8 @@ def _encode_plane(arr: np.ndarray) -> bytes:
 
 
 def _decode_plane(payload: bytes, shape: tuple, dtype: np.dtype, filt: int) -> np.ndarray:
-    raw = zlib.decompress(payload)
     expected = int(np.prod(shape)) * dtype.itemsize
+    raw = zlib.decompressobj().decompress(payload, expected + 1)  # bounded: a crafted payload can't balloon
     if len(raw) != expected:
         raise ValueError(f"plane decompresses to {len(raw)} bytes, expected {expected}")
     arr = np.frombuffer(raw, dtype=dtype.newbyteorder("<")).reshape(shape)
