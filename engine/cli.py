@@ -3,13 +3,10 @@ from __future__ import annotations
 
 import json
 import sys
-import time
 from pathlib import Path
 
-import numpy as np
 import typer
 
-from .conventions import grid_positions
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="dplf: dual-pixel video -> disparity + light-field views.")

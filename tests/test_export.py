@@ -19,8 +19,6 @@ def _perturbed(name, seed=0):
     return model
 
 
-from models.students import MODELS
-
 LEARNED_CV = "dp-learned-cv-v0"
 
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from engine.conventions import APERTURE_RADIUS, dp_gray, half_aperture_weights, lf_view_u
-from models.synthetic import (SceneConfig, disc_pattern, make_scene, render_clip, render_disparity, render_dp,
+from models.synthetic import (SceneConfig, make_scene, render_clip, render_disparity, render_dp,
                               render_sample, render_stereo, render_views, scene_from_layers)
 from models.synthetic.textures import value_noise
 

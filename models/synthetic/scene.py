@@ -113,8 +113,6 @@ def make_scene(seed: int, height: int = 128, width: int = 128, cfg: SceneConfig 
     # is nearer everywhere in the image even when planes are slanted.
     cuts = np.sort(rng.uniform(0, 1, n - 1))
     edges = np.concatenate([[0.0], cuts, [1.0]])
-    xs = np.array([0.0, width - 1.0]) - (width - 1) / 2.0
-    ys = np.array([0.0, height - 1.0]) - (height - 1) / 2.0
     planes_z, z_lo, z_hi = [], [], []
     for lo, hi in zip(edges[:-1], edges[1:]):
         pad = 0.1 * (hi - lo)
