@@ -53,11 +53,14 @@ class TrainConfig:
     dp_weights: str = ""                 # lf: DP student weights used for the dev evaluation's disparity
     name: str = ""                       # defaults to the registry name of the task's model
     keep_last: bool = False              # also save the last state dict as <name>.last.pt
+    dp_loss: str = "l1"                  # dp: "l1" on D, or "render" (warp the RGB with D to random views)
     model_cfg: dict = field(default_factory=dict)
 
     def resolved(self) -> "TrainConfig":
         if self.task not in MODEL_FOR_TASK:
             raise ValueError(f"task must be one of {sorted(MODEL_FOR_TASK)}, got {self.task!r}")
+        if self.dp_loss not in ("l1", "render"):
+            raise ValueError(f"dp_loss must be 'l1' or 'render', got {self.dp_loss!r}")
         if self.teacher not in ("gt", "sgbm"):
             raise ValueError(f"teacher must be 'gt' or 'sgbm', got {self.teacher!r}")
         c = TrainConfig(**asdict(self))
@@ -89,14 +92,14 @@ def _view_positions(rng: np.random.Generator, count: int) -> np.ndarray:
 
 
 def render_training_sample(seed: int, size: int, task: str, teacher: str = "gt", views: int = 3,
-                           max_disparity: tuple = (3.0, 18.0)) -> dict:
+                           max_disparity: tuple = (3.0, 18.0), with_views: bool = False) -> dict:
     """One synthetic training sample as float32 CHW arrays: dp [2,H,W], rgb [3,H,W], disparity [1,H,W]
     (the label: GT or SGBM teacher), valid [1,H,W] (label trusted), gt_disparity [1,H,W], views [P,3,H,W], positions [P,2]."""
     from models.synthetic import render_sample
 
     rng = np.random.default_rng([seed, 11])
     cfg = _scene_config(rng, max_disparity)
-    positions = _view_positions(rng, views) if task == "lf" else None
+    positions = _view_positions(rng, views) if task == "lf" or with_views else None
     s = render_sample(seed, size, size, positions=positions, cfg=cfg,
                       stereo_baseline=2.0 if teacher == "sgbm" else None)
     label, valid = s.disparity, np.ones_like(s.disparity)
@@ -145,7 +148,8 @@ class SampleBuffer:
     def _render(self) -> dict:
         self.next_seed += 1
         return render_training_sample(self.next_seed, self.cfg.size, self.cfg.task, self.cfg.teacher,
-                                      self.cfg.views_per_sample, tuple(self.cfg.max_disparity))
+                                      self.cfg.views_per_sample, tuple(self.cfg.max_disparity),
+                                      with_views=self.cfg.dp_loss == "render")
 
     def refresh(self, count: int) -> None:
         for _ in range(count):
@@ -185,6 +189,29 @@ def dp_loss(model, batch: dict) -> torch.Tensor:
     target, valid = batch["disparity"], batch["valid"]
     l1 = ((pred - target).abs() * valid).sum() / valid.sum().clamp(min=1)
     return l1 + 0.5 * gradient_l1(pred, target, valid)
+
+
+def backward_warp(rgb: torch.Tensor, disparity: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
+    """views(x, y) = rgb(x + D u, y + D v), bilinear, border clamp.  rgb [N,3,H,W], D [N,1,H,W],
+    positions [N,P,2] -> [N,P,3,H,W]"""
+    n, _, h, w = rgb.shape
+    p = positions.shape[1]
+    ys, xs = torch.meshgrid(torch.arange(h, dtype=rgb.dtype), torch.arange(w, dtype=rgb.dtype), indexing="ij")
+    x = xs + disparity * positions[:, :, 0, None, None]          # [N,P,H,W]
+    y = ys + disparity * positions[:, :, 1, None, None]
+    grid = torch.stack([2 * x / (w - 1) - 1, 2 * y / (h - 1) - 1], -1).reshape(n * p, h, w, 2)
+    src = rgb[:, None].expand(n, p, 3, h, w).reshape(n * p, 3, h, w)
+    return F.grid_sample(src, grid, align_corners=True, padding_mode="border").reshape(n, p, 3, h, w)
+
+
+def dp_render_loss(model, batch: dict) -> torch.Tensor:
+    """Implicit distillation: the views the blurred RGB warps to with D must match the sharp GT views,
+    plus a small L1 on D (so textureless regions still learn the label)."""
+    pred = model(batch["dp"])
+    views = backward_warp(batch["rgb"], pred, batch["positions"])
+    valid = batch["valid"]
+    label = ((pred - batch["disparity"]).abs() * valid).sum() / valid.sum().clamp(min=1)
+    return 10.0 * (views - batch["views"]).abs().mean() + 0.05 * label
 
 
 def augment_disparity(d: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
@@ -261,7 +288,10 @@ def train(cfg: TrainConfig, log=print) -> dict:
         batch = buffer.batch(cfg.batch)
         for g in opt.param_groups:
             g["lr"] = _lr_at(cfg, step, time.time() - start)
-        loss = dp_loss(model, batch) if cfg.task == "dp" else lf_loss(model, batch, gen)
+        if cfg.task == "lf":
+            loss = lf_loss(model, batch, gen)
+        else:
+            loss = dp_render_loss(model, batch) if cfg.dp_loss == "render" else dp_loss(model, batch)
         running += float(loss.detach())
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -471,6 +501,7 @@ def train_command(
     export: bool = True,
     eval_data: str = "",
     dp_weights: str = "",
+    dp_loss: str = "l1",
 ):
     """Train a student (task: dp | lf) on synthetic data; writes weights, model card and ONNX to --out."""
     import typer
@@ -478,7 +509,7 @@ def train_command(
     try:
         cfg = TrainConfig(task=task, minutes=minutes, steps=steps, seed=seed, teacher=teacher, out=out,
                           batch=batch, size=size, lr=lr, threads=threads, export=export,
-                          eval_data=eval_data, dp_weights=dp_weights).resolved()
+                          eval_data=eval_data, dp_weights=dp_weights, dp_loss=dp_loss).resolved()
     except ValueError as exc:
         typer.echo(f"dplf train: {exc}", err=True)
         raise typer.Exit(2)

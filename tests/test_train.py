@@ -90,3 +90,14 @@ def test_dp_synthesis_and_affine_fit():
     gt = np.random.default_rng(0).normal(size=(40, 40))
     fit, raw = affine_fit_mse(3.0 * gt + 1.0, gt)
     assert fit < 1e-12 and raw > 1.0
+
+
+def test_backward_warp_is_the_spec_view_formula():
+    """view(x, y) = rgb(x + D u, y + D v): an integer shift for constant D, away from the clamped border."""
+    from models.train import backward_warp
+
+    rgb = torch.rand(1, 3, 20, 24)
+    d = torch.full((1, 1, 20, 24), 2.0)
+    views = backward_warp(rgb, d, torch.tensor([[[1.5, 0.0], [0.0, -1.0]]]))
+    torch.testing.assert_close(views[0, 0, :, :, :-3], rgb[0, :, :, 3:])       # x + 3
+    torch.testing.assert_close(views[0, 1, :, 2:, :], rgb[0, :, :-2, :])       # y - 2
