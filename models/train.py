@@ -356,7 +356,8 @@ def write_model_card(cfg: TrainConfig, result: dict, path: Path) -> None:
     card = model_card(cfg.name if cfg.name in MODEL_FOR_TASK.values() else MODEL_FOR_TASK[cfg.task])
     cmd = (f"dplf train {cfg.task} --minutes {cfg.minutes:g} --seed {cfg.seed} --teacher {cfg.teacher}"
            f" --size {cfg.size} --batch {cfg.batch} --lr {cfg.lr:g} --threads {cfg.threads}"
-           + (f" --steps {cfg.steps}" if cfg.steps < 1_000_000 else ""))
+           + (f" --steps {cfg.steps}" if cfg.steps < 1_000_000 else "")
+           + (f" --dp-loss {cfg.dp_loss}" if cfg.task == "dp" and cfg.dp_loss != "l1" else ""))
     lines = [
         f"# {cfg.name} (version {card['version']})", "",
         f"- Task: {card['task']}",
