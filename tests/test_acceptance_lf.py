@@ -29,4 +29,4 @@ def test_antinous_full_aperture_beats_copy(data_dir, tmp_path):
     copy = np.round(gt.mean((0, 1)))
     ours = np.mean([_psnr(views[r, c], gt[r, c]) for r in range(9) for c in range(9)])
     baseline = np.mean([_psnr(copy, gt[r, c]) for r in range(9) for c in range(9)])
-    assert ours >= baseline + 1.0, (ours, baseline)   # measured: 31.59 vs 29.28 dB
+    assert ours >= baseline + 1.0, (ours, baseline)   # measured: about 31.3 vs 29.3 dB
