@@ -385,43 +385,6 @@ def write_model_card(cfg: TrainConfig, result: dict, path: Path) -> None:
 
 
 # ----------------------------------------------------------------------------------- dev evaluation
-def read_pfm(path) -> np.ndarray:
-    """Minimal PFM reader (HCI: bottom-up rows; negative scale = little-endian).  -> float32 [H, W(, 3)]"""
-    with open(path, "rb") as f:
-        kind = f.readline().strip()
-        w, h = map(int, f.readline().split())
-        scale = float(f.readline())
-        data = np.frombuffer(f.read(), dtype="<f4" if scale < 0 else ">f4")
-    shape = (h, w, 3) if kind == b"PF" else (h, w)
-    return np.flipud(data.reshape(shape)).astype(np.float32)
-
-
-def load_hci(folder) -> tuple[np.ndarray, np.ndarray | None]:
-    """HCI scene -> (views float32 [9, 9, H, W, 3] in [0,1], gt d per view step [H, W] or None)."""
-    import cv2
-
-    folder = Path(folder)
-    views = []
-    for i in range(81):
-        img = cv2.imread(str(folder / f"input_Cam{i:03d}.png"), cv2.IMREAD_COLOR)
-        if img is None:
-            raise ValueError(f"missing view {folder / f'input_Cam{i:03d}.png'}; pass an HCI scene folder")
-        views.append(img[..., ::-1].astype(np.float32) / 255.0)
-    gt = folder / "gt_disp_lowres.pfm"
-    return np.stack(views).reshape(9, 9, *views[0].shape), (read_pfm(gt) if gt.exists() else None)
-
-
-def synthesize_dp_full(views: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """SPEC §2 full-aperture DP synthesis.  views [K, K, H, W, 3] -> left, right [H, W], rgb [H, W, 3]."""
-    from engine.conventions import dp_gray, half_aperture_weights
-
-    k = views.shape[0]
-    w = half_aperture_weights(k)
-    left = np.tensordot(w, views.mean(0), axes=(0, 0)) / w.sum()
-    right = np.tensordot(w[::-1], views.mean(0), axes=(0, 0)) / w.sum()
-    return dp_gray(left).astype(np.float32), dp_gray(right).astype(np.float32), views.mean((0, 1)).astype(np.float32)
-
-
 def affine_fit_mse(pred: np.ndarray, gt: np.ndarray, border: int = 15) -> tuple[float, float]:
     """MSE after the least-squares affine fit a*pred + b ~ gt, with a border crop.  -> (mse_fit, mse_raw)"""
     p = pred[border:-border, border:-border].ravel().astype(np.float64)
@@ -443,11 +406,15 @@ def evaluate_lightfield(folder, dp_model=None, lf_model=None, use_gt_for_lf: boo
     copy baseline (rgb copied to every view).
     """
     from engine.conventions import half_aperture_centroid
+    from engine.io.lightfield import load_light_field, synthesize_dp
+    from engine.io.pfm import read_pfm
 
-    views, gt_d = load_hci(folder)
+    views = load_light_field(folder).views.astype(np.float32) / np.float32(255.0)
+    gt_path = Path(folder) / "gt_disp_lowres.pfm"
+    gt_d = read_pfm(gt_path) if gt_path.exists() else None
     k = views.shape[0]
     cbar = half_aperture_centroid(k)
-    left, right, rgb = synthesize_dp_full(views)
+    left, right, rgb = synthesize_dp(views, k)
     out: dict = {"scene": Path(folder).name}
     dp_t = torch.from_numpy(np.stack([left, right]))[None]
     rgb_t = torch.from_numpy(rgb.transpose(2, 0, 1).copy())[None]

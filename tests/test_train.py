@@ -4,8 +4,8 @@ import pytest
 import torch
 
 from models.students import build
-from models.train import (TrainConfig, affine_fit_mse, dp_loss, fixed_batch, flip_sample, lf_loss,
-                          synthesize_dp_full, train)
+from engine.io.lightfield import synthesize_dp
+from models.train import TrainConfig, affine_fit_mse, dp_loss, fixed_batch, flip_sample, lf_loss, train
 
 torch.set_num_threads(1)
 
@@ -82,7 +82,7 @@ def test_dp_synthesis_and_affine_fit():
     views = np.zeros((9, 9, 4, 4, 3), np.float32)
     for c in range(9):
         views[:, c] = c / 8.0
-    left, right, rgb = synthesize_dp_full(views)
+    left, right, rgb = synthesize_dp(views, 9)
     w = np.array([1, 1, 1, 1, 0.5, 0, 0, 0, 0])
     np.testing.assert_allclose(left, (w * np.arange(9) / 8).sum() / w.sum(), rtol=1e-6)
     np.testing.assert_allclose(right, (w[::-1] * np.arange(9) / 8).sum() / w.sum(), rtol=1e-6)
