@@ -16,7 +16,7 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = ROOT.parent / "shared" / "data"
-STAGES = ("preprocess", "disparity", "lf", "render", "total")
+STAGES = ("upload", "preprocess", "disparity", "lf", "render", "download", "total")  # upload/download: GPU
 
 
 def ensure_repo_on_path() -> None:

@@ -81,11 +81,12 @@ def _onnx_params(info: dict) -> int | None:
 
 
 def bench_dplf(backend: str, size, views: int, iters: int, warmup: int, threads: int, frame,
-               max_seconds: float, renderer: str = "dibr", models_dir=None) -> dict:
+               max_seconds: float, renderer: str = "dibr", models_dir=None, dtype=np.float32) -> dict:
     from engine import Pipeline
 
     left, right, rgb = frame
-    pipe = Pipeline(backend=backend, views=views, renderer=renderer, threads=threads, models_dir=models_dir)
+    pipe = Pipeline(backend=backend, views=views, renderer=renderer, threads=threads, models_dir=models_dir,
+                    dtype=dtype)
     laps, wall = _timed_loop(lambda: pipe(left, right, rgb).timings, iters, warmup, max_seconds)
     info = pipe.info()
     params, gmacs = dplf_cost(info, *size)
@@ -93,6 +94,8 @@ def bench_dplf(backend: str, size, views: int, iters: int, warmup: int, threads:
     row = _row(name, "dplf", info["backend"], info["precision"], size, views, laps, wall, params, gmacs)
     row["models"] = {k: {"sha256": m.get("sha256"), "training_hash": m.get("training_hash")}
                      for k, m in info.get("models", {}).items()}
+    row["metrics"].update(dtype=np.dtype(dtype).name, gpu_hot_path=info.get("gpu_hot_path", False),
+                          cuda_graphs=info.get("cuda_graphs") or None)
     return row
 
 
@@ -122,11 +125,35 @@ def export_paper_onnx(path: Path, height: int, width: int) -> tuple[int, float]:
     return paper_lf.count_params(model), paper_lf.count_gmacs(model, height, width)
 
 
-def paper_backends() -> list[str]:
-    """ONNX Runtime execution providers for the paper row: CPU always, CUDA too when onnxruntime has it."""
+def paper_backends(backends: list[str]) -> list[str]:
+    """Where the paper row runs: each of dplf's backends that can run it (ONNX Runtime CPU/CUDA, torch-cuda)."""
     import onnxruntime as ort
 
-    return ["ort-cpu"] + (["ort-cuda"] if "CUDAExecutionProvider" in ort.get_available_providers() else [])
+    can = {"ort-cpu": True, "ort-cuda": "CUDAExecutionProvider" in ort.get_available_providers(),
+           "torch-cuda": "torch-cuda" in available_backends()}
+    return [b for b in backends if can.get(b)]
+
+
+def bench_paper_cuda(size, views: int, iters: int, warmup: int, frame, max_seconds: float,
+                     dtype=np.float32) -> dict:
+    """The paper's network on the GPU through dplf's own hot path (pinned buffers, one stream, CUDA graph,
+    FP16 autocast, fused attention, the same preprocess and render_layers kernels): the same footing as dplf."""
+    from benchmarks.baselines import paper_lf
+    from engine.backends.torch_cuda_backend import TorchCudaSession
+    from engine.conventions import grid_positions
+    from engine.gpu_frame import CudaFrame
+
+    h, w = size
+    model = paper_lf.build()
+    params, gmacs = paper_lf.count_params(model), paper_lf.count_gmacs(model, h, w)
+    session = TorchCudaSession(model, ["rgb", "dp"], ["layers", "planes"], fp16=True)
+    path = CudaFrame(None, session, grid_positions(views, 1.0).reshape(-1, 2), "host")
+    left, right, rgb = frame
+    laps, wall = _timed_loop(lambda: path.process(left, right, rgb, 0.0, None, views, 1.0, dtype)["timings"],
+                             iters, warmup, max_seconds)
+    return _row("paper-lf (CvT, ICCP'24)", "baseline", "torch-cuda", "fp16", size, views, laps, wall, params,
+                gmacs, dtype=np.dtype(dtype).name, cuda_graphs=session.graph_error or "on",
+                note="untrained weights; dplf's GPU hot path and kernels around the paper's network")
 
 
 def bench_paper(size, views: int, iters: int, warmup: int, threads: int, frame, max_seconds: float,
@@ -197,8 +224,9 @@ def available_backends() -> list[str]:
 
 
 def run(sizes, backends=None, views: int = 7, iters: int = 30, warmup: int = 3, threads: int | None = None,
-        max_seconds: float = 60.0, baselines: bool = True, log=print,
-        models_dir=None) -> tuple[list[dict], list[str]]:
+        max_seconds: float = 60.0, baselines=("paper", "sgbm"), log=print,
+        models_dir=None, dtype=np.float32, renderers=("dibr", "layers"),
+        input_dtype=np.float32) -> tuple[list[dict], list[str]]:
     """Benchmark every (backend, size) and the baselines. Returns (rows, notes)."""
     import os
 
@@ -224,23 +252,31 @@ def run(sizes, backends=None, views: int = 7, iters: int = 30, warmup: int = 3, 
         for size in sizes:
             left, right, rgb, source = input_frame(*size)
             frame = (left, right, rgb)
+            if np.dtype(input_dtype) == np.uint8:   # what an 8-bit camera hands over (the demo is stored so)
+                frame = tuple(np.rint(np.clip(a, 0, 1) * 255).astype(np.uint8) for a in frame)
+                source += ", uint8"
             log(f"[{size[1]}x{size[0]}] input: {source}")
             for backend in backends:
-                for renderer in ("dibr", "layers"):
+                for renderer in renderers:
                     try:
                         rows.append(bench_dplf(backend, size, views, iters, warmup, threads, frame, max_seconds,
-                                               renderer=renderer, models_dir=models_dir))
+                                               renderer=renderer, models_dir=models_dir, dtype=dtype))
                         log(f"  {rows[-1]['name']}/{backend}: {rows[-1]['fps']:.2f} FPS")
                     except (FileNotFoundError, ImportError, RuntimeError, ValueError) as exc:
                         notes.append(f"dplf/{backend}/{renderer} at {size[1]}x{size[0]} skipped: {exc}")
             if not baselines:
                 continue
-            if torch is not None:
-                for pb in paper_backends():
-                    rows.append(bench_paper(size, views, iters, warmup, threads, frame, max_seconds, Path(tmp), pb))
+            if torch is not None and "paper" in baselines:
+                for pb in paper_backends(backends):
+                    if pb == "torch-cuda":
+                        rows.append(bench_paper_cuda(size, views, iters, warmup, frame, max_seconds, dtype))
+                    else:
+                        rows.append(bench_paper(size, views, iters, warmup, threads, frame, max_seconds,
+                                                Path(tmp), pb))
                     log(f"  paper-lf/{pb}: {rows[-1]['fps']:.2f} FPS")
-            rows.append(bench_sgbm(size, views, iters, warmup, frame, max_seconds))
-            log(f"  sgbm-dibr: {rows[-1]['fps']:.2f} FPS")
+            if "sgbm" in baselines:
+                rows.append(bench_sgbm(size, views, iters, warmup, frame, max_seconds))
+                log(f"  sgbm-dibr: {rows[-1]['fps']:.2f} FPS")
     return rows, notes
 
 
@@ -284,6 +320,12 @@ def main(argv=None) -> int:
     ap.add_argument("--threads", type=int, default=None, help="CPU threads for every row (default: all cores)")
     ap.add_argument("--max-seconds", type=float, default=60.0, help="stop a row's timing after this (>= 3 iters)")
     ap.add_argument("--no-baselines", action="store_true", help="dplf rows only")
+    ap.add_argument("--baselines", default="paper,sgbm", help="baseline rows: paper, sgbm (default both)")
+    ap.add_argument("--renderers", default="dibr,layers", help="dplf renderers to time (default dibr,layers)")
+    ap.add_argument("--input-dtype", default="float32", choices=("float32", "uint8"),
+                    help="input planes as float32 in [0, 1] (default) or uint8 as an 8-bit camera gives them")
+    ap.add_argument("--dtype", default="float32", choices=("float32", "uint8"),
+                    help="view dtype returned to the host (default float32; uint8 moves 4x fewer bytes)")
     ap.add_argument("--models-dir", default=None, help="ONNX models folder (default: the bundled models/weights)")
     ap.add_argument("--json", default=None, help="write the results (SPEC §9 shape) to this file")
     args = ap.parse_args(argv)
@@ -299,8 +341,11 @@ def main(argv=None) -> int:
 
     threads = args.threads or os.cpu_count()
     backends = args.backends.split(",") if args.backends else None
+    baselines = () if args.no_baselines else tuple(b for b in args.baselines.split(",") if b)
     rows, notes = run(sizes, backends, args.views, args.iters, args.warmup, threads, args.max_seconds,
-                      not args.no_baselines, log=lambda m: print(m, file=sys.stderr), models_dir=args.models_dir)
+                      baselines, log=lambda m: print(m, file=sys.stderr), models_dir=args.models_dir,
+                      dtype=np.dtype(args.dtype), renderers=tuple(args.renderers.split(",")),
+                      input_dtype=np.dtype(args.input_dtype))
     device = device_string(rows[0]["backend"] if rows else "ort-cpu")
     print_rows(rows, f"dplf speed on {device}, {threads} threads")
     rel = ratios(rows)
@@ -311,7 +356,8 @@ def main(argv=None) -> int:
     if args.json:
         write_json(args.json, device, host_info(threads), rows, ratios=rel, notes=notes,
                    settings={"sizes": args.sizes, "views": args.views, "iters": args.iters, "warmup": args.warmup,
-                             "max_seconds": args.max_seconds})
+                             "max_seconds": args.max_seconds, "dtype": args.dtype, "input_dtype": args.input_dtype, "baselines": list(baselines),
+                             "renderers": args.renderers})
         print(f"wrote {args.json}")
     return 0
 

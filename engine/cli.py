@@ -26,7 +26,7 @@ def run_command(
     out: Path = typer.Option(..., "--out", "-o", help="output folder"),
     views: int = typer.Option(7, help="render an N x N grid of views"),
     baseline: float = typer.Option(1.0, help="grid half-extent in aperture units (1 = the physical aperture)"),
-    backend: str = typer.Option("auto", help="auto | ort-cpu | ort-cuda"),
+    backend: str = typer.Option("auto", help="auto | trt | ort-cuda | torch-cuda | ort-cpu"),
     precision: str = typer.Option("auto", help="auto | fp32 | fp16"),
     format: str = typer.Option("png", "--format", help="views as png | npy | mp4"),
     frames: int = typer.Option(None, help="process at most this many frames"),

@@ -65,11 +65,12 @@ class Pipeline:
         renderer: "dibr" (occlusion-aware warp of the RGB with the student's D; the v1 default, it measures
             best on real light fields) or "layers" (LF student + layered renderer).
         dtype: views as float32 in [0, 1] or uint8.
+        outputs: "host" (numpy) or "device" (CuPy arrays left on the GPU; GPU backends only).
     """
 
     def __init__(self, backend: str = "auto", precision: str = "auto", views: int = 7, baseline: float = 1.0,
                  renderer: str = "dibr", dtype=np.float32, models_dir: str | Path | None = None,
-                 threads: int | None = None):
+                 threads: int | None = None, outputs: str = "host"):
         if renderer not in RENDERERS:
             raise ValueError(f"unknown renderer {renderer!r}; choose one of {', '.join(RENDERERS)}")
         if not isinstance(views, (int, np.integer)) or views < 0:
@@ -84,6 +85,17 @@ class Pipeline:
         self._dp = self._load(DP_MODEL)
         self._lf = self._load(LF_MODEL) if renderer == "layers" and self.views else None
         self._buffers: dict[str, np.ndarray] = {}
+        if outputs not in ("host", "device"):
+            raise ValueError(f"outputs must be 'host' or 'device', got {outputs!r}")
+        self.outputs = outputs
+        self._gpu = None
+        if self.backend.device == "cuda" and getattr(self._dp, "device_io", False):
+            from .gpu_frame import CudaFrame
+
+            self._gpu = CudaFrame(self._dp, self._lf, self.positions, outputs, getattr(self.backend, "stream", None))
+        elif outputs == "device":
+            raise ValueError(f"outputs='device' needs a GPU backend with device I/O; {self.backend.name!r} "
+                             f"runs on the host")
         self._lock = threading.Lock()
 
     # -- setup -------------------------------------------------------------------------------------
@@ -108,7 +120,10 @@ class Pipeline:
                   for s in (self._dp, self._lf) if s is not None}
         return {"backend": self.backend.name, "precision": self.backend.precision, "why": self._why,
                 "device": self.backend.device, "renderer": self.renderer, "views": self.views,
-                "baseline": self.baseline, "models": models,
+                "baseline": self.baseline, "models": models, "outputs": self.outputs,
+                "gpu_hot_path": self._gpu is not None,
+                "cuda_graphs": {s.model_name: (getattr(s, "graph_error", None) or "on") for s in (self._dp, self._lf)
+                                if s is not None and getattr(s, "use_graphs", False)},
                 "backends": {k: {"ok": p.ok, "reason": p.reason} for k, p in probe_all().items()}}
 
     # -- per frame ---------------------------------------------------------------------------------
@@ -118,6 +133,14 @@ class Pipeline:
             return self._process(left, right, rgb, index, timestamp, black_level, white_level)
 
     def _process(self, left, right, rgb, index, timestamp, black_level, white_level) -> PipelineOutput:
+        if self._gpu is not None:
+            res = self._gpu.process(left, right, rgb, black_level, white_level, self.views, self.baseline,
+                                    self.dtype)
+            views = res["views"]
+            if views is not None:
+                views = views.reshape(self.views, self.views, *views.shape[1:])
+            return PipelineOutput(res["disparity"], views, res["timings"], index, timestamp, res["layers"],
+                                  res["planes"], res["rgb"], _pipeline=self)
         from kernels.preprocess import crop, preprocess
 
         t = _Timer()
@@ -151,6 +174,10 @@ class Pipeline:
         return out
 
     def _render(self, out: PipelineOutput, positions: np.ndarray, baseline: float, dtype, buf=None) -> np.ndarray:
+        if self._gpu is not None:
+            with self._lock:
+                return self._gpu.render(out.disparity, out.rgb, out.layers, out.planes, positions, baseline,
+                                        np.dtype(dtype))
         if out.layers is not None:
             from kernels.render_layers import render_layers
 

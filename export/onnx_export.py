@@ -198,10 +198,38 @@ def export_model(model: torch.nn.Module, name: str, path, opset: int = 17, fp16:
     return info
 
 
-def export_command(weights: str = str(WEIGHTS_DIR), opset: int = 17, fp16: bool = True):
-    """Export every models/weights/<name>.pt whose name is a registered student to ONNX (+ FP16), validated."""
+def export_command(weights: str = str(WEIGHTS_DIR), opset: int = 17, fp16: bool = True, trt: bool = False,
+                   trt_compare: bool = False, trt_precision: str = "fp16", trt_profile: str = "",
+                   trt_cache: str = ""):
+    """Export every models/weights/<name>.pt whose name is a registered student to ONNX (+ FP16), validated.
+
+    --trt: then build a TensorRT engine per model into the engine cache (--trt-cache, default $DPLF_CACHE or
+    ~/.cache/dplf/trt) for --trt-profile 'HxW,HxW,HxW' (min,opt,max); --trt-compare: also compare each engine
+    with ONNX Runtime (polygraphy) and print a table (exit 1 when a comparison fails)."""
     import typer
 
+    trt = trt or trt_compare
+    if trt:
+        from engine.backends.tensorrt_backend import TrtBackend
+        from export.trt_build import parse_profile
+
+        probe = TrtBackend.probe()
+        if not probe.ok:
+            try:
+                import tensorrt  # noqa: F401
+            except Exception:  # noqa: BLE001
+                typer.echo("dplf export --trt needs TensorRT: pip install 'dplf[tensorrt]' on a machine with an "
+                           "NVIDIA GPU", err=True)
+                raise typer.Exit(2)
+            typer.echo(f"dplf export --trt: {probe.reason}", err=True)
+            raise typer.Exit(2)
+        try:
+            if trt_precision not in ("fp16", "fp32"):
+                raise ValueError(f"--trt-precision must be fp16 or fp32, not {trt_precision!r}")
+            profile = parse_profile(trt_profile) if trt_profile else None
+        except ValueError as exc:
+            typer.echo(f"dplf export: {exc}", err=True)
+            raise typer.Exit(2)
     folder = Path(weights)
     if not folder.is_dir():
         typer.echo(f"dplf export: weights folder {folder} does not exist; pass --weights DIR", err=True)
@@ -215,3 +243,17 @@ def export_command(weights: str = str(WEIGHTS_DIR), opset: int = 17, fp16: bool 
         model.load_state_dict(torch.load(pt, map_location="cpu"))
         info = export_model(model, pt.stem, pt.with_suffix(".onnx"), opset=opset, fp16=fp16)
         typer.echo(json.dumps(info))
+    if trt:
+        from engine.backends.base import BackendUnavailable
+        from export.trt_build import export_engines
+
+        try:
+            ok = export_engines([pt.with_suffix(".onnx") for pt in found], trt_precision, trt_cache or None,
+                                profile, compare=trt_compare, echo=typer.echo)
+        except (BackendUnavailable, ValueError, OSError) as exc:
+            typer.echo(f"dplf export --trt: {str(exc).splitlines()[0]}", err=True)
+            raise typer.Exit(2)
+        if not ok:
+            typer.echo("dplf export --trt-compare: TensorRT differs from ONNX Runtime beyond tolerance "
+                       "(table above)", err=True)
+            raise typer.Exit(1)

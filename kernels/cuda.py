@@ -97,8 +97,69 @@ def render_layers(layers, planes, positions, baseline: float = 1.0, out=None, ou
     return out
 
 
-def dibr_warp(rgb, disparity, positions, baseline: float = 1.0, out=None, out_dtype=np.float32):
-    """GPU dibr_warp: rgb cupy [H, W, 3] (uint8 or float [0, 1]), disparity [H, W] -> cupy [P, H, W, 3]."""
+PACKED_RANKS = (4, 12)   # ranks with a compiled packed-layout kernel
+
+
+def packed_channels(rank: int, dtype) -> int:
+    """CP: the 3 * rank channels of a pixel rounded up to a 16-byte multiple."""
+    vec = 16 // np.dtype(dtype).itemsize
+    return -(-3 * rank // vec) * vec
+
+
+def pack_layers(layers, dtype=np.float16, out=None):
+    """[L, R, 3, H, W] (cupy, any float) -> packed [L, H, W, CP] of `dtype` (float16 or float32), channels
+    in (r, c) order; the padding channels are never read."""
+    cp = _cupy()
+    layers = cp.asarray(layers)
+    if layers.ndim != 5 or layers.shape[2] != 3:
+        raise ValueError(f"pack_layers: layers must be [L, R, 3, H, W], got shape {layers.shape}")
+    L, R, _, H, W = layers.shape
+    shape = (L, H, W, packed_channels(R, dtype))
+    out = _out(cp, out, shape, np.dtype(dtype), "pack_layers")
+    out[..., :3 * R] = layers.reshape(L, 3 * R, H, W).transpose(0, 2, 3, 1)
+    return out
+
+
+def render_layers_packed(packed, planes, positions, rank: int, baseline: float = 1.0, out=None,
+                         out_dtype=np.float32):
+    """render_layers on packed layers [L, H, W, CP] (see pack_layers) -> cupy [P, H, W, 3]; same results."""
+    cp = _cupy()
+    if rank not in PACKED_RANKS:
+        raise ValueError(f"render_layers_packed: rank {rank} has no packed kernel ({PACKED_RANKS}); "
+                         f"use render_layers")
+    if packed.ndim != 4 or packed.dtype not in (cp.float16, cp.float32) or not packed.flags.c_contiguous \
+            or packed.shape[3] != packed_channels(rank, packed.dtype):
+        raise ValueError(f"render_layers_packed: need C-contiguous float16/float32 [L, H, W, "
+                         f"{packed_channels(rank, packed.dtype)}], got {packed.dtype} {packed.shape}")
+    L, H, W, _ = packed.shape
+    planes = cp.ascontiguousarray(cp.asarray(planes, dtype=cp.float32).reshape(-1))
+    positions = cp.ascontiguousarray(cp.asarray(positions, dtype=cp.float32))
+    if L > 8 or planes.shape != (L,) or positions.ndim != 2 or positions.shape[1] != 2:
+        raise ValueError(f"render_layers_packed: need L <= 8, planes [L={L}], positions [P, 2]; got "
+                         f"{planes.shape}, {positions.shape}")
+    out_dtype = np.dtype(out_dtype)
+    if out_dtype not in (np.dtype(np.float32), np.dtype(np.uint8)):
+        raise ValueError(f"render_layers_packed: out_dtype must be float32 or uint8, got {out_dtype}")
+    P = positions.shape[0]
+    out = _out(cp, out, (P, H, W, 3), out_dtype, "render_layers_packed")
+    if P == 0:
+        return out
+    src = packed.view(cp.uint16) if packed.dtype == cp.float16 else packed
+    name = f"render_packed_{'f16' if packed.dtype == cp.float16 else 'f32'}_r{rank}_{_OUT_SUFFIX[out_dtype]}"
+    tiles = _grid(W, H)
+    _kernel("render_layers", name)((P, tiles[0], tiles[1]), _BLOCK,
+                                   (src, planes, positions, np.float32(baseline), np.int32(L), np.int32(H),
+                                    np.int32(W), np.int32(P), out))
+    return out
+
+
+def dibr_warp(rgb, disparity, positions, baseline: float = 1.0, out=None, out_dtype=np.float32,
+              workspace: dict | None = None):
+    """GPU dibr_warp: rgb cupy [H, W, 3] (uint8 or float [0, 1]), disparity [H, W] -> cupy [P, H, W, 3].
+
+    workspace: a dict the caller keeps between frames; the z-buffer and scratch planes live there and are
+    reused while (P, H, W) stays the same (no per-frame allocation).
+    """
     cp = _cupy()
     rgb = cp.asarray(rgb)
     if rgb.ndim != 3 or rgb.shape[2] != 3:
@@ -119,9 +180,13 @@ def dibr_warp(rgb, disparity, positions, baseline: float = 1.0, out=None, out_dt
     out = _out(cp, out, (P, H, W, 3), out_dtype, "dibr_warp")
     if P == 0:
         return out
-    zbuf = cp.zeros((P, H, W), cp.uint64)
-    dt = cp.zeros((P, H, W), cp.float32)
-    colour = cp.zeros((P, H, W, 3), cp.float32)
+    ws = workspace if workspace is not None else {}
+    if ws.get("shape") != (P, H, W):
+        # dt/colour are read only where resolve wrote them (zbuf != 0): only the z-buffer needs zeroing
+        ws.update(shape=(P, H, W), zbuf=cp.empty((P, H, W), cp.uint64), dt=cp.empty((P, H, W), cp.float32),
+                  colour=cp.empty((P, H, W, 3), cp.float32))
+    zbuf, dt, colour = ws["zbuf"], ws["dt"], ws["colour"]
+    zbuf.fill(0)
     grid = _grid(W, H, P)
     b, h, w, p = np.float32(baseline), np.int32(H), np.int32(W), np.int32(P)
     _kernel("dibr_warp", "dibr_splat")(grid, _BLOCK, (disparity, positions, b, h, w, p, zbuf))
@@ -181,3 +246,23 @@ def preprocess(left, right, rgb=None, multiple: int = 16, out=None, black_level:
         _kernel("preprocess", f"preprocess_rgb_{rsuffix}")(
             grid, _BLOCK, (cp.ascontiguousarray(rgb), *dims, np.float32(rscale), rgb_out))
     return dp_out, rgb_out, (H, W)
+
+
+def defocus_box_min_max(err, inv_noise, families: int, window: int, best=None, worst=None):
+    """Fused DP-cost aggregation (kernels/defocus_aggregate.cu): err cupy float32 [F*J, H, W], inv_noise [F*J]
+    -> (best, worst) [J, H, W]: min / max over the F families of inv_noise * box_window(err), edge-replicated."""
+    cp = _cupy()
+    if err.ndim != 3 or err.dtype != cp.float32 or not err.flags.c_contiguous or err.shape[0] % families:
+        raise ValueError(f"defocus_box_min_max: err must be C-contiguous float32 [F*J, H, W] with F={families}, "
+                         f"got {err.dtype} {err.shape}")
+    if window % 2 == 0 or not 1 <= window <= 31:
+        raise ValueError(f"defocus_box_min_max: window must be odd and <= 31, got {window}")
+    C, H, W = err.shape
+    J = C // families
+    inv_noise = cp.ascontiguousarray(inv_noise.reshape(-1), dtype=cp.float32)
+    best = _out(cp, best, (J, H, W), np.dtype(np.float32), "defocus_box_min_max")
+    worst = _out(cp, worst, (J, H, W), np.dtype(np.float32), "defocus_box_min_max")
+    _kernel("defocus_aggregate", "defocus_box_min_max")(
+        (-(-W // 32), -(-H // 32), J), (32, 8, 1),
+        (err, inv_noise, np.int32(families), np.int32(J), np.int32(H), np.int32(W), np.int32(window), best, worst))
+    return best, worst

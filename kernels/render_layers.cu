@@ -93,3 +93,85 @@ DPLF_RENDER(render_layers_f32_u8, float, unsigned char)
 DPLF_RENDER(render_layers_f16_f32, unsigned short, float)
 DPLF_RENDER(render_layers_f16_f16, unsigned short, unsigned short)
 DPLF_RENDER(render_layers_f16_u8, unsigned short, unsigned char)
+
+// ---- packed layout: layers [L, H, W, CP] with the L*R*3 channels of a pixel contiguous ((r, c) order, CP =
+// 3R rounded up to a 16-byte multiple). One 16-byte load fetches 8 fp16 (or 4 fp32) channels of a tap, so a
+// view pixel costs L * 4 * CP/8 loads instead of L * 4 * 3R. Same arithmetic, same order as above.
+__device__ __forceinline__ float dplf_to_float(float v) { return v; }
+__device__ __forceinline__ float dplf_to_float(unsigned short v) { return dplf_half_to_float(v); }
+
+template <typename TIn, int R, typename TOut>
+__device__ void dplf_render_packed(const TIn* __restrict__ layers, const float* __restrict__ planes,
+                                   const float* __restrict__ positions, float baseline, int L, int H, int W,
+                                   int P, TOut* __restrict__ out) {
+    constexpr int C = 3 * R;
+    constexpr int VEC = 16 / (int)sizeof(TIn);
+    constexpr int CHUNKS = (C + VEC - 1) / VEC;
+    constexpr int CP = CHUNKS * VEC;
+    const int p = blockIdx.x;
+    const int x = blockIdx.y * blockDim.x + threadIdx.x;
+    const int y = blockIdx.z * blockDim.y + threadIdx.y;
+    if (x >= W || y >= H || p >= P) return;
+    const float u = positions[2 * p], v = positions[2 * p + 1];
+    float prod[C];
+#pragma unroll
+    for (int i = 0; i < C; ++i) prod[i] = 1.0f;
+    for (int l = 0; l < L; ++l) {
+        const float bp = __fmul_rn(baseline, planes[l]);
+        float xs = __fadd_rn((float)x, __fmul_rn(bp, u));
+        float ys = __fadd_rn((float)y, __fmul_rn(bp, v));
+        xs = fminf(fmaxf(xs, 0.0f), (float)(W - 1));
+        ys = fminf(fmaxf(ys, 0.0f), (float)(H - 1));
+        const float fx0 = floorf(xs), fy0 = floorf(ys);
+        const int x0 = (int)fx0, y0 = (int)fy0;
+        const int x1 = min(x0 + 1, W - 1), y1 = min(y0 + 1, H - 1);
+        const float fx = xs - fx0, fy = ys - fy0;
+        const long long base = (long long)l * H;
+        const uint4* t00 = reinterpret_cast<const uint4*>(layers + ((base + y0) * W + x0) * CP);
+        const uint4* t01 = reinterpret_cast<const uint4*>(layers + ((base + y0) * W + x1) * CP);
+        const uint4* t10 = reinterpret_cast<const uint4*>(layers + ((base + y1) * W + x0) * CP);
+        const uint4* t11 = reinterpret_cast<const uint4*>(layers + ((base + y1) * W + x1) * CP);
+#pragma unroll
+        for (int k = 0; k < CHUNKS; ++k) {
+            const uint4 q00 = __ldg(t00 + k), q01 = __ldg(t01 + k), q10 = __ldg(t10 + k), q11 = __ldg(t11 + k);
+            const TIn* a = reinterpret_cast<const TIn*>(&q00);
+            const TIn* b = reinterpret_cast<const TIn*>(&q01);
+            const TIn* e = reinterpret_cast<const TIn*>(&q10);
+            const TIn* f = reinterpret_cast<const TIn*>(&q11);
+#pragma unroll
+            for (int j = 0; j < VEC; ++j) {
+                const int ch = k * VEC + j;
+                if (ch < C) {
+                    const float top = __fadd_rn(__fmul_rn(1.0f - fx, dplf_to_float(a[j])),
+                                                __fmul_rn(fx, dplf_to_float(b[j])));
+                    const float bottom = __fadd_rn(__fmul_rn(1.0f - fx, dplf_to_float(e[j])),
+                                                   __fmul_rn(fx, dplf_to_float(f[j])));
+                    prod[ch] = __fmul_rn(prod[ch], __fadd_rn(__fmul_rn(1.0f - fy, top), __fmul_rn(fy, bottom)));
+                }
+            }
+        }
+    }
+    float acc[3] = {0.0f, 0.0f, 0.0f};
+#pragma unroll
+    for (int r = 0; r < R; ++r)
+#pragma unroll
+        for (int c = 0; c < 3; ++c) acc[c] = __fadd_rn(acc[c], prod[r * 3 + c]);
+    const float inv_r = 1.0f / (float)R;
+    const long long o = (((long long)p * H + y) * W + x) * 3;
+    for (int c = 0; c < 3; ++c) dplf_store(out, o + c, acc[c] * inv_r);
+}
+
+#define DPLF_RENDER_PACKED(NAME, TIN, RANK, TOUT)                                                         \
+    extern "C" __global__ void NAME(const TIN* layers, const float* planes, const float* positions,       \
+                                    float baseline, int L, int H, int W, int P, TOUT* out) {              \
+        dplf_render_packed<TIN, RANK, TOUT>(layers, planes, positions, baseline, L, H, W, P, out);         \
+    }
+
+DPLF_RENDER_PACKED(render_packed_f16_r12_u8, unsigned short, 12, unsigned char)
+DPLF_RENDER_PACKED(render_packed_f16_r12_f32, unsigned short, 12, float)
+DPLF_RENDER_PACKED(render_packed_f32_r12_u8, float, 12, unsigned char)
+DPLF_RENDER_PACKED(render_packed_f32_r12_f32, float, 12, float)
+DPLF_RENDER_PACKED(render_packed_f16_r4_u8, unsigned short, 4, unsigned char)
+DPLF_RENDER_PACKED(render_packed_f16_r4_f32, unsigned short, 4, float)
+DPLF_RENDER_PACKED(render_packed_f32_r4_u8, float, 4, unsigned char)
+DPLF_RENDER_PACKED(render_packed_f32_r4_f32, float, 4, float)

@@ -135,7 +135,7 @@ def test_speed_baseline_row_and_json_shape(tmp_path):
 def test_speed_smoke_with_pipeline():
     from benchmarks import speed
 
-    rows, notes = speed.run([(48, 64)], ["ort-cpu"], views=3, iters=2, warmup=1, threads=1, baselines=False,
+    rows, notes = speed.run([(48, 64)], ["ort-cpu"], views=3, iters=2, warmup=1, threads=1, baselines=(),
                             log=lambda m: None)
     assert not notes, notes
     assert [r["name"] for r in rows] == ["dplf", "dplf-layers"]

@@ -109,3 +109,26 @@ def test_preprocess_gpu_matches_reference(dtype):
         assert size == (H, W)
         np.testing.assert_allclose(dp.get(), want_dp, atol=1e-6)
         np.testing.assert_allclose(rgb_out.get(), want_rgb, atol=1e-6)
+
+
+@pytest.mark.gpu
+@gpu
+@pytest.mark.parametrize("rank", cuda.PACKED_RANKS)
+@pytest.mark.parametrize("in_dtype", [np.float32, np.float16])
+@pytest.mark.parametrize("out_dtype", [np.float32, np.uint8])
+def test_render_layers_packed_gpu_matches_reference(rank, in_dtype, out_dtype):
+    import cupy as cp
+
+    rng = np.random.default_rng(rank)
+    L, H, W = 3, 29, 45
+    layers = rng.random((L, rank, 3, H, W), dtype=np.float32).astype(in_dtype)
+    planes = rng.uniform(-6, 6, L).astype(np.float32)
+    positions = rng.uniform(-2, 2, (6, 2)).astype(np.float32)
+    packed = cuda.pack_layers(cp.asarray(layers), in_dtype)
+    assert packed.shape == (L, H, W, cuda.packed_channels(rank, in_dtype))
+    got = cuda.render_layers_packed(packed, planes, positions, rank, 0.9, out_dtype=out_dtype).get()
+    want = render_layers_reference(layers.astype(np.float32), planes, positions, baseline=0.9, out_dtype=out_dtype)
+    if out_dtype == np.uint8:
+        assert np.abs(got.astype(int) - want.astype(int)).max() <= 1
+    else:
+        np.testing.assert_allclose(got, want, atol=1e-5)

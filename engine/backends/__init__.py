@@ -3,8 +3,11 @@ from __future__ import annotations
 
 from .base import Backend, BackendUnavailable, Probe, Session
 from .onnxruntime_backend import OrtCpuBackend, OrtCudaBackend
+from .tensorrt_backend import TrtBackend
+from .torch_cuda_backend import TorchCudaBackend
 
-BACKENDS: dict[str, type[Backend]] = {b.name: b for b in (OrtCudaBackend, OrtCpuBackend)}
+BACKENDS: dict[str, type[Backend]] = {
+    b.name: b for b in (TrtBackend, OrtCudaBackend, TorchCudaBackend, OrtCpuBackend)}
 AUTO_ORDER = ("trt", "ort-cuda", "torch-cuda", "ort-cpu")
 
 __all__ = ["BACKENDS", "Backend", "BackendUnavailable", "Probe", "Session", "select_backend", "probe_all"]
@@ -14,8 +17,7 @@ def probe_all() -> dict[str, Probe]:
     """What each known backend says about this machine (for `pipe.info()` and `dplf info`)."""
     out = {}
     for name in AUTO_ORDER:
-        cls = BACKENDS.get(name)
-        out[name] = cls.probe() if cls else Probe(False, "not implemented in this version")
+        out[name] = BACKENDS[name].probe()
     return out
 
 

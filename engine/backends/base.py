@@ -31,6 +31,15 @@ class Session(ABC):
     @abstractmethod
     def run(self, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]: ...
 
+    #: True when `run_device` is implemented (GPU sessions): the pipeline then keeps a frame on the GPU.
+    device_io: bool = False
+
+    def run_device(self, feeds: dict, stream) -> dict:
+        """GPU hot path. feeds: CuPy float32 C-contiguous arrays on the current device; stream: the
+        `cupy.cuda.Stream` the work is enqueued on (nothing is synchronised). Returns CuPy arrays that the
+        session owns and reuses: valid until the next call."""
+        raise NotImplementedError(f"{type(self).__name__} has no device I/O; use run()")
+
 
 class Backend(ABC):
     name: str = ""
@@ -52,3 +61,18 @@ class Backend(ABC):
                 f"pass --precision {self.precisions[0]} or pick another backend")
         self.precision = precision
         self.threads = threads
+
+
+def cuda_device_count() -> int:
+    """CUDA devices the driver reports (0 without a driver). Uses libcuda directly, so probing a GPU backend
+    imports neither torch nor CuPy. Never raises."""
+    import ctypes
+
+    try:
+        lib = ctypes.CDLL("libcuda.so.1")
+        count = ctypes.c_int(0)
+        if lib.cuInit(0) != 0 or lib.cuDeviceGetCount(ctypes.byref(count)) != 0:
+            return 0
+        return count.value
+    except (OSError, AttributeError):
+        return 0

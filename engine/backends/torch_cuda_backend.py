@@ -1,0 +1,211 @@
+"""`torch-cuda` backend: the PyTorch student definitions + their .pt weights on a CUDA GPU, FP16, CUDA graphs.
+
+The ONNX file names the model (metadata `name`, else the file stem) and locates the weights (`<name>.pt`
+beside it); the network runs from `models.students` with those weights, so torch is needed only here (the
+runtime's other backends never import it). Per input shape the session captures one CUDA graph and replays it:
+static input/output tensors are the only device memory it touches per frame, and CuPy sees them through DLPack
+without copies. fp16 = autocast (convolutions in FP16, reductions in FP32); modules that must stay FP32 (the DP
+cost volume, where FP16 cancels the defocus residual) disable autocast themselves.
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+from pathlib import Path
+
+import numpy as np
+
+from .base import Backend, BackendUnavailable, Probe, Session, cuda_device_count
+
+
+#: How the DP student's matching runs on the GPU ("conv", "matmul" or "cuda": models/defocus_matching.py);
+#: $DPLF_MATCHING overrides. All three give the same disparities.
+MATCHING_IMPL = "cuda"
+
+
+def _torch():
+    try:
+        import torch
+    except ImportError as exc:
+        raise BackendUnavailable("backend 'torch-cuda' needs PyTorch with CUDA: pip install 'dplf[train]' on a "
+                                 "CUDA machine") from exc
+    return torch
+
+
+@contextlib.contextmanager
+def _kernel_choice(torch, allow_tf32: bool = False, benchmark: bool = True):
+    """While this backend runs or captures: TF32 off by default (it keeps 10 mantissa bits, as FP16 does), and
+    cuDNN autotuning on (algorithms are picked during warm-up, outside the graph). Restored afterwards."""
+    b = torch.backends
+    saved = b.cudnn.allow_tf32, b.cuda.matmul.allow_tf32, b.cudnn.benchmark
+    b.cudnn.allow_tf32 = b.cuda.matmul.allow_tf32 = allow_tf32
+    b.cudnn.benchmark = benchmark
+    try:
+        yield
+    finally:
+        b.cudnn.allow_tf32, b.cuda.matmul.allow_tf32, b.cudnn.benchmark = saved
+
+
+class TorchCudaSession(Session):
+    """Runs an `nn.Module` on the GPU. Inputs/outputs by name; a CUDA graph per input-shape set.
+
+    Args:
+        module: the network (moved to the GPU, eval mode).
+        input_names / output_names: names of forward's positional inputs and of its outputs, in order.
+        fp16: run under autocast(float16); outputs are returned as float32.
+        graphs: capture CUDA graphs (falls back to eager with the reason in `self.graph_error` if capture fails).
+        allow_tf32 / cudnn_benchmark: kernel choice while running and capturing (see `_kernel_choice`).
+    """
+
+    device_io = True
+
+    def __init__(self, module, input_names, output_names, fp16: bool = True, graphs: bool = True,
+                 metadata: dict | None = None, allow_tf32: bool = False, cudnn_benchmark: bool = True):
+        self._torch = _torch()
+        self.module = module.to("cuda").eval()
+        self.input_names, self.output_names = tuple(input_names), tuple(output_names)
+        self.fp16, self.use_graphs = fp16, graphs
+        self.allow_tf32, self.cudnn_benchmark = allow_tf32, cudnn_benchmark
+        self.metadata = dict(metadata or {})
+        self.graph_error: str | None = None
+        self._graphs: dict = {}          # shape key -> (graph, static inputs, static outputs)
+        self._external: dict = {}        # cupy stream pointer -> torch.cuda.ExternalStream
+        self._as_cupy: dict = {}          # output data pointers -> CuPy views of them
+
+    def _forward(self, inputs):
+        torch = self._torch
+        with torch.inference_mode(), torch.autocast("cuda", torch.float16, enabled=self.fp16, cache_enabled=False):
+            out = self.module(*inputs)
+        out = out if isinstance(out, (tuple, list)) else (out,)
+        if len(out) != len(self.output_names):
+            raise ValueError(f"model returned {len(out)} outputs, expected {list(self.output_names)}")
+        return tuple(o.float() for o in out)
+
+    def _capture(self, key, example):
+        torch = self._torch
+        static_in = [t.clone() for t in example]
+        with _kernel_choice(torch, self.allow_tf32, self.cudnn_benchmark):
+            side = torch.cuda.Stream()
+            side.wait_stream(torch.cuda.current_stream())
+            with torch.cuda.stream(side):
+                for _ in range(2):        # warm-up: cuDNN picks its algorithms outside the capture
+                    self._forward(static_in)
+            torch.cuda.current_stream().wait_stream(side)
+            graph = torch.cuda.CUDAGraph()
+            with torch.cuda.graph(graph):
+                static_out = self._forward(static_in)
+        self._graphs[key] = (graph, static_in, static_out)
+        return self._graphs[key]
+
+    def run_torch(self, inputs: list, stream=None) -> tuple:
+        """inputs: CUDA tensors in `input_names` order -> output tensors (float32; owned, reused)."""
+        torch = self._torch
+        key = tuple((tuple(t.shape), t.dtype) for t in inputs)
+        ctx = torch.cuda.stream(stream) if stream is not None else contextlib.nullcontext()
+        with ctx:
+            if self.use_graphs and self.graph_error is None:
+                entry = self._graphs.get(key)
+                if entry is None:
+                    try:
+                        entry = self._capture(key, inputs)
+                    except RuntimeError as exc:   # an op that cannot be captured: run eagerly, say why
+                        self.graph_error = f"CUDA graph capture failed, running eagerly: {exc}".splitlines()[0]
+                        torch.cuda.synchronize()
+                        entry = None
+                if entry is not None:
+                    graph, static_in, static_out = entry
+                    for dst, src in zip(static_in, inputs):
+                        dst.copy_(src, non_blocking=True)
+                    graph.replay()
+                    return static_out
+            with _kernel_choice(torch, self.allow_tf32, self.cudnn_benchmark):
+                return self._forward(inputs)
+
+    def run_device(self, feeds: dict, stream) -> dict:
+        import cupy
+
+        torch = self._torch
+        if stream is None:
+            stream = cupy.cuda.get_current_stream()
+        tstream = self._external.get(stream.ptr)
+        if tstream is None:
+            tstream = self._external[stream.ptr] = torch.cuda.ExternalStream(stream.ptr)
+        with torch.cuda.stream(tstream):   # same stream on both sides: DLPack adds no synchronisation
+            inputs = [torch.from_dlpack(_require(feeds, n)) for n in self.input_names]
+            outputs = self.run_torch(inputs)
+            if not self.use_graphs or self.graph_error is not None:
+                return {n: cupy.from_dlpack(o) for n, o in zip(self.output_names, outputs)}
+            key = tuple(o.data_ptr() for o in outputs)
+            if key not in self._as_cupy:   # graph outputs are static tensors: wrap them once
+                self._as_cupy[key] = {n: cupy.from_dlpack(o) for n, o in zip(self.output_names, outputs)}
+            return self._as_cupy[key]
+
+    def run(self, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        torch = self._torch
+        inputs = [torch.from_numpy(np.ascontiguousarray(_require(feeds, n), np.float32)).cuda()
+                  for n in self.input_names]
+        outputs = self.run_torch(inputs)
+        torch.cuda.current_stream().synchronize()
+        return {n: o.cpu().numpy() for n, o in zip(self.output_names, outputs)}
+
+
+def _require(feeds: dict, name: str):
+    if name not in feeds:
+        raise ValueError(f"model input {name!r} was not given (got {sorted(feeds)})")
+    return feeds[name]
+
+
+def onnx_metadata(onnx_path: Path) -> dict:
+    """An ONNX file's metadata_props ({} when onnx is missing); `model_name` names the registered model."""
+    try:
+        import onnx
+    except ImportError:
+        return {}
+    return {p.key: p.value for p in onnx.load(str(onnx_path), load_external_data=False).metadata_props}
+
+
+class TorchCudaBackend(Backend):
+    name = "torch-cuda"
+    device = "cuda"
+    precisions = ("fp16", "fp32")
+
+    @classmethod
+    def probe(cls) -> Probe:
+        from importlib.util import find_spec
+
+        if find_spec("torch") is None:     # checked without importing it: the runtime stays torch-free
+            return Probe(False, "PyTorch is not installed (pip install 'dplf[train]' on a CUDA machine)")
+        if find_spec("cupy") is None:
+            return Probe(False, "CuPy is not installed (pip install 'dplf[gpu]')")
+        n = cuda_device_count()
+        if n == 0:
+            return Probe(False, "no CUDA GPU (the NVIDIA driver reports none)")
+        return Probe(True, f"PyTorch + CuPy, {n} CUDA device(s)")
+
+    def load(self, onnx_path: Path) -> Session:
+        probe = self.probe()
+        if not probe.ok:
+            raise BackendUnavailable(f"backend 'torch-cuda' cannot run here: {probe.reason}")
+        torch = _torch()
+        from models import students
+
+        onnx_path = Path(onnx_path)
+        meta = onnx_metadata(onnx_path)
+        name = meta.get("model_name") or onnx_path.name.split(".")[0]   # bundled files are named after it
+        weights = onnx_path.with_name(f"{name}.pt")
+        if not weights.is_file():
+            raise FileNotFoundError(f"torch-cuda needs the weights {weights} next to {onnx_path.name}; "
+                                    f"run `dplf train` or use --backend ort-cpu")
+        state = torch.load(weights, map_location="cpu", weights_only=True)
+        model = students.build(name)
+        model.load_state_dict(state)
+        if hasattr(model, "matching"):   # DP student: how its cross-blur runs on the GPU (same results)
+            impl = os.environ.get("DPLF_MATCHING", MATCHING_IMPL)
+            if impl not in ("conv", "matmul", "cuda"):
+                raise ValueError(f"DPLF_MATCHING={impl!r} is not one of conv, matmul, cuda; unset it")
+            model.matching.impl = impl
+        spec = students.MODELS[name]
+        meta.update(model_name=name, weights=str(weights), params=str(students.count_parameters(model)),
+                    precision=self.precision)
+        return TorchCudaSession(model, spec["inputs"], spec["outputs"], fp16=self.precision == "fp16",
+                                metadata=meta)
