@@ -300,9 +300,6 @@ def main(argv=None) -> int:
     ap.add_argument("--models-dir", default=None, help="ONNX models folder (default: the bundled models/weights)")
     ap.add_argument("--json", default=None, help="write the results (SPEC §9 shape) to this file")
     args = ap.parse_args(argv)
-    if not args.data.is_dir():
-        print(f"error: data folder {args.data} not found; pass --data", file=sys.stderr)
-        return 2
     scenes, crop = (HOLDOUT_SCENES if args.holdout else DEV_SCENES), None
     if args.scenes:
         wanted = [s.strip().strip("/") for s in args.scenes.split(",")]
@@ -314,6 +311,9 @@ def main(argv=None) -> int:
         if not scenes:
             print(f"error: --scenes {args.scenes} matches none of the known scenes", file=sys.stderr)
             return 2
+    if not args.data.is_dir():   # after the holdout check: that refusal must not depend on the data being here
+        print(f"error: data folder {args.data} not found; pass --data", file=sys.stderr)
+        return 2
     if args.quick:
         scenes, crop = [DEV_SCENES[0]], 128
         args.temporal_frames, args.temporal_crop = 4, 96
