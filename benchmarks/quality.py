@@ -3,7 +3,7 @@
     python benchmarks/quality.py                      # dev scenes: hci/antinous, lytro/illum_2067 (inner 7x7),
                                                       # lytro/lytro1_IMG_0001 (10x10); both protocols
     python benchmarks/quality.py --quick              # one small crop of hci/antinous (for tests)
-    python benchmarks/quality.py --json benchmarks/results/quality-cpu-DATE.json
+    python benchmarks/quality.py --json benchmarks/results/quality-cpu-DATE.json   # + ...-DATE-figures/*.png
     python benchmarks/quality.py --holdout            # ACCEPTANCE ONLY: the holdout scenes instead
 
 Per scene and protocol (full aperture A = K; phone-like A = 3 for odd K, 4 for even K): DP is synthesised
@@ -12,15 +12,23 @@ the GT views' positions u = k / (2 c-bar) (views = K, baseline = max|k| / (2 c-b
 per view on uint8, mean and worst over all views but the centre one. Methods: `dplf` (engine.Pipeline with
 its default renderer: the DP student's disparity + DIBR), `dplf-layers` (the LF student + layered renderer),
 `copy` (full-aperture RGB in every view),
-`sgbm-dibr` (OpenCV SGBM on the DP pair + DIBR) and, on HCI, `oracle-dibr` (DIBR with the GT disparity,
-D = 2 c-bar d). Disparity metrics on HCI in the GT's units (d = D / (2 c-bar)), raw and after the affine
-fit. Temporal stability: a video made by sliding a crop window over HCI antinous by known integer steps;
-flicker = mean |difference| of consecutive outputs after undoing the motion (uint8 levels for views, pixels
+`sgbm-dibr` (OpenCV SGBM on the DP pair + DIBR), `teacher-sgbm-3view` (models.teacher.sgbm_teacher, the
+training teacher, on three real views of the LF's centre row, in D units, + DIBR: it sees wider-baseline
+views than the DP students ever do) and, on HCI, `oracle-dibr` (DIBR with the GT disparity, D = 2 c-bar d).
+Disparity metrics on HCI in the GT's units (d = D / (2 c-bar)), raw and after the affine fit. Temporal
+stability: a video made by sliding a crop window over HCI antinous by known integer steps; flicker = mean |difference| of consecutive outputs after undoing the motion (uint8 levels for views, pixels
 of D for disparity); the inputs are exact crops, so a perfectly shift-equivariant method scores 0.
+
+Pictures (benchmarks/figures.py), written next to the JSON (`<json>-figures/`, or `--figures DIR`): per scene
+and protocol a per-view PSNR heat-map for every method (one dB scale per scene), disparity / GT / |error|
+maps for the methods that estimate disparity, and contact sheets of the rendered views (dplf, dplf-layers;
+`--sheets all` adds the baselines) and of the ground-truth LF. The JSON lists them under "figures".
 """
 from __future__ import annotations
 
 import argparse
+import os
+import re
 import sys
 import time
 from dataclasses import dataclass
@@ -55,20 +63,26 @@ def is_holdout(path: str) -> bool:
 
 
 # ---- inputs ----------------------------------------------------------------------------------------------
-def load_scene(data: Path, scene: Scene, crop: int | None = None):
-    """(views uint8 [K, K, H, W, 3], gt d [H, W] or None). crop: keep a central crop x crop window."""
+def load_scene(data: Path, scene: Scene, crop: int | None = None, cache: dict | None = None):
+    """(views uint8 [K, K, H, W, 3], gt d [H, W] or None). crop: keep a central crop x crop window.
+    cache: a dict that keeps the uncropped scene between calls (the temporal video reuses a scene)."""
     from engine.io.lightfield import load_light_field
 
-    lf = load_light_field(data / scene.path)
-    views = lf.views
-    if scene.inner:
-        lo = (views.shape[0] - scene.inner) // 2
-        views = views[lo:lo + scene.inner, lo:lo + scene.inner]
-    gt = None
-    if scene.gt:
-        from engine.io.pfm import read_pfm
+    key = (str(data), scene.path, scene.inner, scene.gt)
+    if cache is not None and key in cache:
+        views, gt = cache[key]
+    else:
+        views = load_light_field(data / scene.path).views
+        if scene.inner:
+            lo = (views.shape[0] - scene.inner) // 2
+            views = views[lo:lo + scene.inner, lo:lo + scene.inner]
+        gt = None
+        if scene.gt:
+            from engine.io.pfm import read_pfm
 
-        gt = read_pfm(data / scene.path / scene.gt).astype(np.float32)
+            gt = read_pfm(data / scene.path / scene.gt).astype(np.float32)
+        if cache is not None:
+            cache[key] = (views, gt)
     if crop:
         h, w = views.shape[2:4]
         y0, x0 = (h - crop) // 2, (w - crop) // 2
@@ -126,7 +140,67 @@ def _timed(fn, *args):
     return res, (time.perf_counter() - t) * 1e3
 
 
-def run_baselines(left, right, rgb, k: int, baseline: float, aperture: int, gt_d, cbar: float) -> dict:
+# ---- the stereo teacher on real views ----------------------------------------------------------------------
+TEACHER = "teacher-sgbm-3view"
+# Training (models/train.py) runs sgbm_teacher(stereo, 2.0, d_range=(-20, 20)): cameras at u = -2, 0, +2, so
+# the SGBM search reaches +-40 px between the centre camera and each side camera. Here the same pixel reach.
+TEACHER_PAIR_REACH_PX = 40.0
+
+
+def teacher_rig(k: int) -> tuple[int, int, int]:
+    """(row, centre column, m) of the teacher's 3-view rig on a K x K LF: views [row, col - m], [row, col],
+    [row, col + m], the widest symmetric triple of the centre row. Even K has no centre view: the rig is
+    centred on view (K/2 - 1, K/2 - 1), half a step up-left of the grid centre (see teacher_disparity)."""
+    if k < 3:
+        raise ValueError(f"teacher_rig: need a light field of at least 3x3 views, got {k}x{k}")
+    c = k // 2 if k % 2 else k // 2 - 1
+    return c, c, c
+
+
+def teacher_disparity(views_u8: np.ndarray, aperture: int) -> np.ndarray:
+    """D [H, W] float32 (SPEC §2 units for the DP pair synthesised over the central aperture x aperture views)
+    from models.teacher.sgbm_teacher on three views of the LF's centre row.  views_u8 [K, K, H, W, 3].
+
+    Units. LF view (r, c) sees I[r, c](x, y) = I_c(x + d (c - ctr), y + d (r - ctr)), d = disparity per view
+    step (the HCI convention, verified on the data: shared/data/README.md). synthesize_dp over A x A views puts
+    the half-aperture centroids at -+c-bar view steps (engine.conventions.half_aperture_centroid), so the DP
+    pair's disparity is D = 2 c-bar d and a view k steps from the centre sits at u = k / (2 c-bar)
+    (engine.conventions.lf_view_u; SPEC §2: I_u(x) = I_c(x + D u)). The views at columns ctr -+ m are therefore
+    the teacher rig's cameras at u = -+s with s = m / (2 c-bar) in D units -- exactly render_sample's
+    stereo_baseline -- and sgbm_teacher(views3, s) returns D (each side pair has pixel disparity d m = D s,
+    which sgbm_teacher divides by s). Phone-like and full-aperture protocols see the same three images; only
+    s (hence the D units) differs. Even K: the rig's centre camera sits at (u0, v0) = -0.5 / (2 c-bar) (both
+    axes), where it sees I_c(x + D u0, y + D v0); its D map is moved onto the centre grid by solving
+    D_c(p) = D_cam(p - D_c(p) (u0, v0)) by fixed-point iteration (|D u0| is a fraction of a pixel).
+    """
+    import cv2
+
+    from engine.conventions import lf_view_u
+    from models.teacher import sgbm_teacher
+
+    k = views_u8.shape[0]
+    row, col, m = teacher_rig(k)
+    s = lf_view_u(m, aperture)
+    views3 = views_u8[row, [col - m, col, col + m]].astype(np.float32) / 255.0
+    reach = TEACHER_PAIR_REACH_PX / s
+    d_cam = sgbm_teacher(views3, s, d_range=(-reach, reach))
+    ctr = (k - 1) / 2.0
+    u0, v0 = lf_view_u(col - ctr, aperture), lf_view_u(row - ctr, aperture)
+    if u0 == 0.0 and v0 == 0.0:
+        return d_cam
+    h, w = d_cam.shape
+    ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
+    d = d_cam
+    for _ in range(4):
+        d = cv2.remap(d_cam, xs - d * np.float32(u0), ys - d * np.float32(v0), cv2.INTER_LINEAR,
+                      borderMode=cv2.BORDER_REPLICATE)
+    return d.astype(np.float32)
+
+
+def run_baselines(left, right, rgb, k: int, baseline: float, aperture: int, gt_d, cbar: float,
+                  views_u8: np.ndarray | None = None) -> dict:
+    """The baselines' (views uint8 [K, K, H, W, 3], D [H, W] or None, ms) by name. views_u8: the real LF (for the
+    stereo teacher; no teacher row without it)."""
     from benchmarks.baselines.dibr_baseline import copy_views, dibr_views, sgbm_disparity, to_u8
     from engine.conventions import grid_positions
 
@@ -138,6 +212,10 @@ def run_baselines(left, right, rgb, k: int, baseline: float, aperture: int, gt_d
     t = time.perf_counter()
     d = sgbm_disparity(left, right, **sgbm_settings(aperture))
     out["sgbm-dibr"] = (to_u8(dibr_views(rgb, d, pos, baseline)).reshape(shape), d, (time.perf_counter() - t) * 1e3)
+    if views_u8 is not None and k >= 3:
+        t = time.perf_counter()
+        d = teacher_disparity(views_u8, aperture)
+        out[TEACHER] = (to_u8(dibr_views(rgb, d, pos, baseline)).reshape(shape), d, (time.perf_counter() - t) * 1e3)
     if gt_d is not None:
         d = (2.0 * cbar * gt_d).astype(np.float32)
         t = time.perf_counter()
@@ -146,40 +224,175 @@ def run_baselines(left, right, rgb, k: int, baseline: float, aperture: int, gt_d
     return out
 
 
-def evaluate_scene(views_u8, gt_d, name: str, dplf: DplfRunner | None, log=print) -> list[dict]:
-    """Every method on one scene, both protocols. Returns rows (SPEC §9 shape + scene/protocol keys)."""
+def evaluate_scene(views_u8, gt_d, name: str, dplf: DplfRunner | None, log=print,
+                   figures: FigureSink | None = None) -> list[dict]:
+    """Every method on one scene, both protocols. Returns rows (SPEC §9 shape + scene/protocol keys).
+    figures: where to draw this scene's pictures (rows then list theirs under "figures")."""
     from engine.conventions import half_aperture_centroid
     from engine.io.lightfield import synthesize_dp
 
     k = views_u8.shape[0]
     h, w = views_u8.shape[2:4]
     rows = []
+    disparities = {}   # (protocol, method) -> D [H, W], for the pictures (small: one map per method)
     for protocol, a in protocol_apertures(k).items():
         cbar = half_aperture_centroid(a)
         baseline = ((k - 1) / 2.0) / (2.0 * cbar)
         left, right, rgb = synthesize_dp(views_u8, a)
-        results = run_baselines(left, right, rgb, k, baseline, a, gt_d, cbar)
+        results = run_baselines(left, right, rgb, k, baseline, a, gt_d, cbar, views_u8=views_u8)
         if dplf is not None and dplf.available():
             for renderer, label in (("dibr", "dplf"), ("layers", "dplf-layers")):
                 try:
                     results[label] = dplf(renderer, left, right, rgb, k, baseline)
                 except Exception as exc:  # noqa: BLE001 - e.g. LF model missing: keep the other rows
                     log(f"  {label} skipped on {name}/{protocol}: {type(exc).__name__}: {exc}")
-        for method, (pred, d, ms) in results.items():
+        for method in list(results):
+            pred, d, ms = results.pop(method)   # free each method's K x K views once scored and drawn
             metrics = {k_: v for k_, v in M.lf_scores(pred, views_u8).items()}
+            if k % 2:   # the centre view, left out of mean/worst, on its own (SPEC §9: per view)
+                metrics["psnr_centre"] = metrics["psnr_per_view"][k // 2][k // 2]
+                metrics["ssim_centre"] = metrics["ssim_per_view"][k // 2][k // 2]
             if gt_d is not None and d is not None:
                 metrics.update({f"disp_{k_}": v for k_, v in M.disparity_scores(d / (2.0 * cbar), gt_d).items()})
             kind = "dplf" if method.startswith("dplf") else "baseline"
             backend = (dplf.info or {}).get("backend", "ort-cpu") if kind == "dplf" else "opencv-cpu"
             precision = (dplf.info or {}).get("precision", "fp32") if kind == "dplf" else "fp32"
-            rows.append({"name": method, "kind": kind, "backend": backend, "precision": precision,
-                         "height": h, "width": w, "views": k, "fps": None if not ms else round(1e3 / ms, 3),
-                         "latency_ms": {"p50": None if ms is None else round(ms, 2), "p95": None, "p99": None},
-                         "params": None, "gmacs": None, "scene": name, "protocol": protocol, "aperture": a,
-                         "baseline": round(baseline, 4), "metrics": metrics})
+            row = {"name": method, "kind": kind, "backend": backend, "precision": precision,
+                   "height": h, "width": w, "views": k, "fps": None if not ms else round(1e3 / ms, 3),
+                   "latency_ms": {"p50": None if ms is None else round(ms, 2), "p95": None, "p99": None},
+                   "params": None, "gmacs": None, "scene": name, "protocol": protocol, "aperture": a,
+                   "baseline": round(baseline, 4), "metrics": metrics}
+            if method == TEACHER:
+                r_, c_, m_ = teacher_rig(k)
+                row["teacher"] = {"views": [[r_, c_ - m_], [r_, c_], [r_, c_ + m_]],
+                                  "baseline_u": round(float(m_ / (2.0 * cbar)), 4),
+                                  "pair_reach_px": TEACHER_PAIR_REACH_PX}
+            if figures is not None:
+                row["figures"] = []
+                if figures.wants_sheet(method):
+                    row["figures"].append(figures.views_sheet(name, row, pred))
+                same = [m_ for (p_, m_), d_ in disparities.items() if p_ == protocol and d is not None
+                        and np.array_equal(d_, d)]
+                if d is not None and method != "oracle-dibr" and not same:   # the oracle's D is the GT itself;
+                    disparities[(protocol, method)] = d                      # dplf-layers shares dplf's D
+            rows.append(row)
+            del pred
         log(f"  {name}/{protocol} (A={a}): " + ", ".join(
             f"{r['name']} {r['metrics']['psnr_mean']:.2f} dB" for r in rows if r["protocol"] == protocol))
+    if figures is not None:
+        figures.scene_figures(name, views_u8, gt_d, rows, disparities)
     return rows
+
+
+# ---- pictures --------------------------------------------------------------------------------------------
+def slug(text: str) -> str:
+    """'lytro/illum_2067 (inner 7x7)' -> 'lytro-illum_2067-inner-7x7' (file-name safe)."""
+    return re.sub(r"[^A-Za-z0-9_.]+", "-", text).strip("-")
+
+
+def psnr_scale(rows: list[dict]) -> tuple[float, float]:
+    """One dB scale for all methods (and protocols) of a scene: whole dB around every finite per-view PSNR."""
+    vals = np.concatenate([np.asarray(r["metrics"]["psnr_per_view"], np.float64).ravel() for r in rows])
+    vals = vals[np.isfinite(vals)]
+    if vals.size == 0:
+        return 20.0, 50.0
+    lo, hi = float(np.floor(vals.min())), float(np.ceil(vals.max()))
+    return lo, max(hi, lo + 1.0)
+
+
+class FigureSink:
+    """Writes quality.py's PNGs into `folder`; `paths` lists them relative to `relative_to` (the JSON's folder).
+
+    sheets: which methods get a contact sheet of their rendered views: "dplf" (dplf, dplf-layers; default),
+    "all" (also the baselines that render parallax), "none". The ground-truth sheet comes with any sheet.
+    """
+
+    SHEET_METHODS = {"dplf": ("dplf", "dplf-layers"), "none": (),
+                     "all": ("dplf", "dplf-layers", "sgbm-dibr", TEACHER, "oracle-dibr")}
+
+    def __init__(self, folder, relative_to=None, sheets: str = "dplf", max_width: int = 2000):
+        if sheets not in self.SHEET_METHODS:
+            raise ValueError(f"sheets={sheets!r}: use one of {sorted(self.SHEET_METHODS)}")
+        self.folder = Path(folder)
+        self.relative_to = Path(relative_to) if relative_to is not None else None
+        self.sheets, self.max_width = sheets, max_width
+        self.paths: list[str] = []
+
+    def save(self, stem: str, img: np.ndarray) -> str:
+        from benchmarks import figures as F
+
+        path = F.save_png(self.folder / f"{stem}.png", img)
+        rel = os.path.relpath(path, self.relative_to) if self.relative_to is not None else str(path)
+        self.paths.append(rel)
+        return rel
+
+    def wants_sheet(self, method: str) -> bool:
+        return method in self.SHEET_METHODS[self.sheets]
+
+    def _scale_text(self, views: np.ndarray) -> str:
+        from benchmarks import figures as F
+
+        scale = F.contact_sheet_geometry(*views.shape[:4], self.max_width)[0]
+        return "full size" if scale == 1.0 else f"downscaled x{scale:.3f}"
+
+    def views_sheet(self, scene: str, row: dict, views: np.ndarray) -> str:
+        from benchmarks import figures as F
+
+        k = views.shape[0]
+        m = row["metrics"]
+        title = [f"{scene}  {row['protocol']} (A={row['aperture']})  {row['name']}: rendered {k}x{k} views "
+                 f"(row v, column u), {self._scale_text(views)}",
+                 f"PSNR mean {m['psnr_mean']:.2f} dB, worst {m['psnr_worst']:.2f} dB"]
+        img = F.add_title(F.contact_sheet(views, self.max_width), title)
+        return self.save(f"{slug(scene)}_{row['protocol']}_{row['name']}_views", img)
+
+    def scene_figures(self, scene: str, views_u8: np.ndarray, gt_d, rows: list[dict], disparities: dict) -> None:
+        """Per-view PSNR heat-maps of every row, disparity pictures, the ground-truth contact sheet."""
+        from benchmarks import figures as F
+        from engine.conventions import half_aperture_centroid
+
+        k = views_u8.shape[0]
+        if self.sheets != "none":
+            title = [f"{scene}: ground-truth light field, {k}x{k} views (row v, column u), "
+                     + self._scale_text(views_u8)]
+            self.save(f"{slug(scene)}_gt_views", F.add_title(F.contact_sheet(views_u8, self.max_width), title))
+        lo, hi = psnr_scale(rows)
+        centre = (k // 2, k // 2) if k % 2 else None
+        for row in rows:
+            m = row["metrics"]
+            title = [f"{scene}  {row['protocol']} (A={row['aperture']}, baseline {row['baseline']})  {row['name']}",
+                     f"per-view PSNR: mean {m['psnr_mean']:.2f} dB, worst {m['psnr_worst']:.2f} dB "
+                     + ("(outlined centre view not counted)" if centre else "(all views count)")]
+            img = F.psnr_heatmap(np.asarray(m["psnr_per_view"], np.float64), lo, hi, title, centre=centre)
+            row["figures"].append(self.save(f"{slug(scene)}_{row['protocol']}_{row['name']}_psnr", img))
+        by = {(r["protocol"], r["name"]): r for r in rows}
+        for protocol in dict.fromkeys(p for p, _ in disparities):
+            items = [(meth, d) for (p, meth), d in disparities.items() if p == protocol]
+            a = by[(protocol, items[0][0])]["aperture"]
+            two_cbar = 2.0 * half_aperture_centroid(a)
+            if gt_d is not None:   # GT units (px per view step), the units of the metrics
+                d_range = (float(np.floor(gt_d.min() * 10) / 10), float(np.ceil(gt_d.max() * 10) / 10))
+                units = "px/step"
+            else:                  # D px, one scale for the methods of this protocol
+                allv = np.concatenate([d.ravel() for _, d in items])
+                d_range = (float(np.floor(np.percentile(allv, 1) * 10) / 10),
+                           float(np.ceil(np.percentile(allv, 99) * 10) / 10))
+                d_range = (d_range[0], max(d_range[1], d_range[0] + 0.1))
+                units = "D px"
+            for method, d in items:
+                row = by[(protocol, method)]
+                if gt_d is not None:
+                    m = row["metrics"]
+                    title = [f"{scene}  {protocol} (A={a})  {method}: disparity in GT units, d = D / {two_cbar:.3f}",
+                             f"MSEx100 {m['disp_mse_x100']:.2f} raw, {m['disp_mse_x100_affine']:.2f} after the fit; "
+                             f"BadPix0.07 {m['disp_badpix_007']:.1f}% raw, {m['disp_badpix_007_affine']:.1f}% after; "
+                             f"dimmed {M.HCI_BORDER}-px border not scored"]
+                    img = F.disparity_figure(d / two_cbar, gt_d, d_range, title, border=M.HCI_BORDER, units=units)
+                else:
+                    title = [f"{scene}  {protocol} (A={a})  {method}: disparity D (px, SPEC 2), no ground truth",
+                             "colour scale shared by the methods of this protocol"]
+                    img = F.disparity_figure(d, None, d_range, title, units=units)
+                row["figures"].append(self.save(f"{slug(scene)}_{protocol}_{method}_disparity", img))
 
 
 # ---- temporal stability ----------------------------------------------------------------------------------
@@ -189,8 +402,9 @@ def crop_offsets(frames: int, step: tuple[int, int] = (3, 5)) -> list[tuple[int,
 
 
 def temporal_stability(views_u8, gt_d, frames: int, crop: int, dplf: DplfRunner | None, aperture: int,
-                       log=print) -> list[dict]:
-    """Flicker of each method's centre view, corner view (u = v = -max) and disparity on a sliding crop."""
+                       log=print, teacher: bool = False) -> list[dict]:
+    """Flicker of each method's centre view, corner view (u = v = -max) and disparity on a sliding crop.
+    teacher: also the stereo teacher (on the same crops of its three LF views)."""
     from benchmarks.baselines.dibr_baseline import dibr_views, sgbm_disparity, to_u8
     from engine.conventions import grid_positions, half_aperture_centroid
     from engine.io.lightfield import synthesize_dp
@@ -205,6 +419,8 @@ def temporal_stability(views_u8, gt_d, frames: int, crop: int, dplf: DplfRunner 
         raise ValueError(f"temporal: crop {crop} + motion {offsets[-1]} exceeds the {h}x{w} scene; use a smaller crop")
     pos = grid_positions(3, 1.0).reshape(-1, 2)[[4, 0]]  # centre, top-left corner
     methods = {"copy": [], "sgbm-dibr": [], "oracle-dibr": []}
+    if teacher and k >= 3:
+        methods[TEACHER] = []
     use_dplf = dplf is not None and dplf.available()
     if use_dplf:
         methods.update({"dplf": [], "dplf-layers": []})
@@ -215,6 +431,10 @@ def temporal_stability(views_u8, gt_d, frames: int, crop: int, dplf: DplfRunner 
         d = sgbm_disparity(l, r, **sgbm_settings(aperture))
         v = to_u8(dibr_views(c, d, pos, baseline))
         methods["sgbm-dibr"].append((v[0], v[1], d))
+        if TEACHER in methods:
+            d = teacher_disparity(views_u8[:, :, sl[0], sl[1]], aperture)
+            v = to_u8(dibr_views(c, d, pos, baseline))
+            methods[TEACHER].append((v[0], v[1], d))
         if gt_d is not None:
             d = (2.0 * cbar * gt_d[sl]).astype(np.float32)
             v = to_u8(dibr_views(c, d, pos, baseline))
@@ -248,20 +468,21 @@ def temporal_stability(views_u8, gt_d, frames: int, crop: int, dplf: DplfRunner 
 
 # ---- driver ----------------------------------------------------------------------------------------------
 def run(data: Path, scenes, crop: int | None, temporal_frames: int, temporal_crop: int, dplf: DplfRunner | None,
-        log=print) -> tuple[list[dict], list[str]]:
-    rows, notes = [], []
+        log=print, figures: FigureSink | None = None) -> tuple[list[dict], list[str]]:
+    rows, notes, cache = [], [], {}
     for scene in scenes:
         if not (data / scene.path).is_dir():
             notes.append(f"{scene.path} skipped: not found under {data}")
             continue
-        views, gt = load_scene(data, scene, crop)
+        views, gt = load_scene(data, scene, crop, cache if scene.path == TEMPORAL_SCENE.path else None)
         name = scene.path + (f" (inner {scene.inner}x{scene.inner})" if scene.inner else "")
         log(f"{name}: {views.shape[0]}x{views.shape[1]} views of {views.shape[2]}x{views.shape[3]}")
-        rows += evaluate_scene(views, gt, name, dplf, log)
+        rows += evaluate_scene(views, gt, name, dplf, log, figures=figures)
     if temporal_frames >= 2 and (data / TEMPORAL_SCENE.path).is_dir():
-        views, gt = load_scene(data, TEMPORAL_SCENE)
+        views, gt = load_scene(data, TEMPORAL_SCENE, cache=cache)
+        cache.clear()
         for a in protocol_apertures(views.shape[0]).values():
-            rows += temporal_stability(views, gt, temporal_frames, temporal_crop, dplf, a, log)
+            rows += temporal_stability(views, gt, temporal_frames, temporal_crop, dplf, a, log, teacher=True)
     if dplf is not None and not dplf.available():
         notes.append(f"dplf rows skipped: {dplf.error}")
     return rows, notes
@@ -286,6 +507,40 @@ def print_rows(rows: list[dict]) -> None:
         print_table("temporal flicker (mean |frame difference| after undoing the crop motion; GT = 0)", cols, table)
 
 
+LF_KEYS = ("psnr_mean", "psnr_worst", "ssim_mean", "ssim_worst", "psnr_per_view", "ssim_per_view")
+DISP_KEYS = ("disp_mse_x100", "disp_badpix_007", "disp_mse_x100_affine", "disp_badpix_007_affine")
+FLICKER_KEYS = ("flicker_centre", "flicker_corner")
+
+
+def spec9_gaps(rows: list[dict], temporal: bool = True) -> list[str]:
+    """What SPEC §9 asks of quality.py that `rows` lack (empty when complete): per scene and method both
+    protocols; LF PSNR/SSIM per view, mean and worst; on scenes with GT, every disparity-estimating method's
+    MSEx100 and BadPix0.07 raw and affine-fitted; with temporal=True, flicker rows for every method on both
+    protocols (views, and disparity for the methods that estimate it)."""
+    gaps = []
+    lf = [r for r in rows if r["scene"] != "temporal"]
+    with_gt = {r["scene"] for r in lf if r["name"] == "oracle-dibr"}
+    protocols = {}
+    for r in lf:
+        protocols.setdefault((r["scene"], r["name"]), set()).add(r["protocol"])
+        missing = [k for k in LF_KEYS if k not in r["metrics"]]
+        if r["scene"] in with_gt and r["name"] != "copy":
+            missing += [k for k in DISP_KEYS if k not in r["metrics"]]
+        if missing:
+            gaps.append(f"{r['scene']}/{r['protocol']}/{r['name']}: no {', '.join(missing)}")
+    gaps += [f"{sc}/{name}: protocols {sorted(p)} (need full and phone)" for (sc, name), p in protocols.items()
+             if p != {"full", "phone"}]
+    if temporal:
+        tmp = {(r["protocol"], r["name"]): r["metrics"] for r in rows if r["scene"] == "temporal"}
+        for name in sorted({r["name"] for r in lf}):
+            for protocol in ("full", "phone"):
+                m = tmp.get((protocol, name))
+                need = FLICKER_KEYS + (() if name == "copy" else ("flicker_disparity_px",))
+                if m is None or any(k not in m for k in need):
+                    gaps.append(f"temporal/{protocol}/{name}: no flicker row (or it lacks {', '.join(need)})")
+    return gaps
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--data", type=Path, default=DEFAULT_DATA, help="the shared data folder")
@@ -299,6 +554,12 @@ def main(argv=None) -> int:
     ap.add_argument("--no-dplf", action="store_true", help="baselines only")
     ap.add_argument("--models-dir", default=None, help="ONNX models folder (default: the bundled models/weights)")
     ap.add_argument("--json", default=None, help="write the results (SPEC §9 shape) to this file")
+    ap.add_argument("--figures", default=None,
+                    help="folder for the PNG pictures (default with --json: <json path without .json>-figures/; "
+                         "none without --json or --figures)")
+    ap.add_argument("--sheets", default="dplf", choices=sorted(FigureSink.SHEET_METHODS),
+                    help="contact sheets of rendered views for: dplf (dplf, dplf-layers), all (+ baselines), none")
+    ap.add_argument("--sheet-width", type=int, default=2000, help="maximum contact sheet width, px")
     args = ap.parse_args(argv)
     scenes, crop = (HOLDOUT_SCENES if args.holdout else DEV_SCENES), None
     if args.scenes:
@@ -318,15 +579,29 @@ def main(argv=None) -> int:
         scenes, crop = [DEV_SCENES[0]], 128
         args.temporal_frames, args.temporal_crop = 4, 96
     dplf = None if args.no_dplf else DplfRunner(args.backend, args.threads, args.models_dir)
-    rows, notes = run(args.data, scenes, crop, args.temporal_frames if not args.holdout else 0,
-                      args.temporal_crop, dplf, log=lambda m: print(m, file=sys.stderr))
+    sink = None
+    if args.figures or args.json:
+        folder = Path(args.figures) if args.figures else Path(re.sub(r"\.json$", "", str(args.json)) + "-figures")
+        sink = FigureSink(folder, Path(args.json).resolve().parent if args.json else None, args.sheets,
+                          args.sheet_width)
+    temporal_frames = args.temporal_frames if not args.holdout else 0
+    rows, notes = run(args.data, scenes, crop, temporal_frames, args.temporal_crop, dplf,
+                      log=lambda m: print(m, file=sys.stderr), figures=sink)
+    gaps = spec9_gaps(rows, temporal=temporal_frames >= 2)
+    notes += [f"SPEC 9 gap: {g}" for g in gaps]
     print_rows(rows)
     for n in notes:
         print(f"  note: {n}")
+    if sink is not None:
+        print(f"wrote {len(sink.paths)} figures to {sink.folder}")
     if args.json:
         write_json(args.json, device_string(args.backend), host_info(args.threads), rows, notes=notes,
                    split="holdout" if args.holdout else "dev",
-                   dplf=(dplf.info if dplf is not None else None),
+                   dplf=(dplf.info if dplf is not None else None), spec9_missing=gaps,
+                   figures=(sink.paths if sink is not None else []),
+                   teacher={"name": TEACHER, "pair_reach_px": TEACHER_PAIR_REACH_PX,
+                            "rig": "views [row, ctr - m], [row, ctr], [row, ctr + m] of the centre row, m = (K-1)//2 "
+                                   "(even K: row = ctr = K/2 - 1, m = K/2 - 1); baseline_u s = m / (2 c-bar)"},
                    settings={"quick": args.quick, "crop": crop, "temporal_frames": args.temporal_frames,
                              "temporal_crop": args.temporal_crop,
                              "ssim": "11x11 Gaussian sigma 1.5, per RGB channel, averaged; 5-px border dropped",
