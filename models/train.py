@@ -6,7 +6,9 @@ Python API:
 
 Data: models.synthetic scenes (mix of aperture="disc" and "lf-grid", max |D| from ~3 to 18 px, sensor noise)
 kept in a small buffer that is refreshed every step and reused with flips (a flip is an exact symmetry of
-the model: horizontal = swap left/right + u -> -u, vertical = v -> -v, D unchanged).
+the model: horizontal = swap left/right + u -> -u, vertical = v -> -v, D unchanged). For the DP student,
+`dpmv=DIR` mixes in crops of real 3-view DP captures in the dpMV layout (models.dpmv; teacher labels from
+SGBM on the rectified A/B/C views), `dpmv_ratio` of each batch.
 """
 from __future__ import annotations
 
@@ -54,6 +56,8 @@ class TrainConfig:
     name: str = ""                       # defaults to the registry name of the task's model
     keep_last: bool = False              # also save the last state dict as <name>.last.pt
     dp_loss: str = "l1"                  # dp: "l1" on D, or "render" (warp the RGB with D to random views)
+    dpmv: str = ""                       # dp: real 3-view DP captures (a dpMV root or a folder of roots; models.dpmv)
+    dpmv_ratio: float = 0.5              # dp: share of each batch drawn from the real captures
     model_cfg: dict = field(default_factory=dict)
 
     def resolved(self) -> "TrainConfig":
@@ -63,6 +67,9 @@ class TrainConfig:
             raise ValueError(f"dp_loss must be 'l1' or 'render', got {self.dp_loss!r}")
         if self.teacher not in ("gt", "sgbm"):
             raise ValueError(f"teacher must be 'gt' or 'sgbm', got {self.teacher!r}")
+        if not 0.0 <= self.dpmv_ratio <= 1.0:
+            raise ValueError(f"dpmv_ratio must be in [0, 1] (share of each batch from real captures), "
+                             f"got {self.dpmv_ratio}")
         c = TrainConfig(**asdict(self))
         c.size = c.size or (128 if c.task == "dp" else 96)
         c.lr = c.lr or (1e-3 if c.task == "dp" else 5e-4)
@@ -121,29 +128,41 @@ def render_training_sample(seed: int, size: int, task: str, teacher: str = "gt",
 
 
 def flip_sample(sample: dict, horizontal: bool, vertical: bool) -> dict:
-    """Exact symmetries: horizontal flip swaps left/right and negates u; vertical flip negates v."""
+    """Exact symmetries: horizontal flip swaps left/right and negates u; vertical flip negates v.
+    Keys absent from a sample (views/positions of a real capture) are skipped; non-arrays pass through."""
     out = dict(sample)
+    images = [k for k in ("dp", "rgb", "disparity", "valid", "gt_disparity", "views") if k in out]
     if horizontal:
-        for k in ("dp", "rgb", "disparity", "valid", "gt_disparity", "views"):
+        for k in images:
             out[k] = out[k][..., ::-1]
         out["dp"] = out["dp"][::-1]
-        out["positions"] = out["positions"] * np.array([-1.0, 1.0], np.float32)
+        if "positions" in out:
+            out["positions"] = out["positions"] * np.array([-1.0, 1.0], np.float32)
     if vertical:
-        for k in ("dp", "rgb", "disparity", "valid", "gt_disparity", "views"):
+        for k in images:
             out[k] = out[k][..., ::-1, :]
-        out["positions"] = out["positions"] * np.array([1.0, -1.0], np.float32)
-    return {k: np.ascontiguousarray(v) for k, v in out.items()}
+        if "positions" in out:
+            out["positions"] = out["positions"] * np.array([1.0, -1.0], np.float32)
+    # real captures (models.dpmv) have no views/positions and carry a non-array "meta" entry
+    return {k: np.ascontiguousarray(v) if isinstance(v, np.ndarray) else v for k, v in out.items()}
 
 
 class SampleBuffer:
-    """Ring buffer of rendered samples; deterministic given the seed."""
+    """Ring buffer of rendered samples; deterministic given the seed.
 
-    def __init__(self, cfg: TrainConfig):
+    With `real` (a models.dpmv.DpmvStream) a second ring holds crops of real captures, and each batch takes
+    a share cfg.dpmv_ratio of its rows from it (stochastic rounding); see batch()."""
+
+    def __init__(self, cfg: TrainConfig, real=None):
         self.cfg = cfg
         self.rng = np.random.default_rng([cfg.seed, 3])
         self.next_seed = cfg.seed * 10_000_000
         self.items: list[dict] = []
         self.slot = 0
+        self.real = real
+        self.real_items: list[dict] = []
+        self.real_slot = 0
+        self.real_rng = np.random.default_rng([cfg.seed, 5])
 
     def _render(self) -> dict:
         self.next_seed += 1
@@ -152,6 +171,15 @@ class SampleBuffer:
                                       with_views=self.cfg.dp_loss == "render")
 
     def refresh(self, count: int) -> None:
+        if self.real is not None:
+            # real crops are cheap once a frame is prepared; fewer synthetic renders when most rows are real
+            for _ in range(count):
+                if len(self.real_items) < self.cfg.buffer:
+                    self.real_items.append(self.real.sample())
+                else:
+                    self.real_items[self.real_slot] = self.real.sample()
+                    self.real_slot = (self.real_slot + 1) % self.cfg.buffer
+            count = 0 if self.cfg.dpmv_ratio >= 1.0 else max(1, round(count * (1.0 - self.cfg.dpmv_ratio)))
         for _ in range(count):
             if len(self.items) < self.cfg.buffer:
                 self.items.append(self._render())
@@ -159,11 +187,30 @@ class SampleBuffer:
                 self.items[self.slot] = self._render()
                 self.slot = (self.slot + 1) % self.cfg.buffer
 
+    def _pick(self, items: list[dict], n: int, rng: np.random.Generator) -> list[dict]:
+        idx = rng.integers(0, len(items), n)
+        flips = rng.integers(0, 2, (n, 2))
+        return [flip_sample(items[i], bool(fh), bool(fv)) for i, (fh, fv) in zip(idx, flips)]
+
     def batch(self, n: int) -> dict[str, torch.Tensor]:
-        idx = self.rng.integers(0, len(self.items), n)
-        flips = self.rng.integers(0, 2, (n, 2))
-        picked = [flip_sample(self.items[i], bool(fh), bool(fv)) for i, (fh, fv) in zip(idx, flips)]
-        return {k: torch.from_numpy(np.stack([p[k] for p in picked])) for k in picked[0]}
+        """Synthetic rows first, then real rows; with real data the dict also has "real" [N] (1.0 = a real
+        crop) and "views"/"positions" only for the synthetic rows (real captures have no GT views)."""
+        if self.real is None:
+            picked = self._pick(self.items, n, self.rng)
+            return {k: torch.from_numpy(np.stack([p[k] for p in picked])) for k in picked[0]}
+        share = n * self.cfg.dpmv_ratio
+        n_real = min(n, int(share) + int(self.real_rng.random() < share - int(share)))
+        n_real = n if not self.items else n_real
+        syn = self._pick(self.items, n - n_real, self.rng) if n_real < n else []
+        real = self._pick(self.real_items, n_real, self.real_rng) if n_real else []
+        rows = syn + real
+        out = {k: torch.from_numpy(np.stack([p[k] for p in rows]))
+               for k in ("dp", "rgb", "disparity", "valid", "gt_disparity")}
+        for k in ("views", "positions"):
+            if syn and k in syn[0]:
+                out[k] = torch.from_numpy(np.stack([p[k] for p in syn]))
+        out["real"] = torch.tensor([0.0] * len(syn) + [1.0] * len(real))
+        return out
 
 
 def fixed_batch(seed: int, n: int, size: int, task: str, teacher: str = "gt", views: int = 3) -> dict:
@@ -185,8 +232,10 @@ def gradient_l1(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor | N
 
 def dp_loss(model, batch: dict) -> torch.Tensor:
     """L1 on D + 0.5 x gradient L1, over the pixels whose label is trusted."""
-    pred = model(batch["dp"])
-    target, valid = batch["disparity"], batch["valid"]
+    return _label_loss(model(batch["dp"]), batch["disparity"], batch["valid"])
+
+
+def _label_loss(pred: torch.Tensor, target: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
     l1 = ((pred - target).abs() * valid).sum() / valid.sum().clamp(min=1)
     return l1 + 0.5 * gradient_l1(pred, target, valid)
 
@@ -207,11 +256,36 @@ def backward_warp(rgb: torch.Tensor, disparity: torch.Tensor, positions: torch.T
 def dp_render_loss(model, batch: dict) -> torch.Tensor:
     """Implicit distillation: the views the blurred RGB warps to with D must match the sharp GT views,
     plus a small L1 on D (so textureless regions still learn the label)."""
-    pred = model(batch["dp"])
+    return _render_loss(model(batch["dp"]), batch)
+
+
+def _render_loss(pred: torch.Tensor, batch: dict) -> torch.Tensor:
     views = backward_warp(batch["rgb"], pred, batch["positions"])
     valid = batch["valid"]
     label = ((pred - batch["disparity"]).abs() * valid).sum() / valid.sum().clamp(min=1)
     return 10.0 * (views - batch["views"]).abs().mean() + 0.05 * label
+
+
+def dp_mixed_loss(model, batch: dict, kind: str = "l1") -> torch.Tensor:
+    """DP loss of a batch that may hold real captures (batch["real"], rows after the synthetic ones): one
+    forward pass; "l1": dp_loss over all rows; "render": the render loss on the synthetic rows and the label
+    loss (L1 + 0.5 gradient L1 on the teacher's D) on the real rows, weighted by their row counts."""
+    if "real" not in batch:
+        return dp_render_loss(model, batch) if kind == "render" else dp_loss(model, batch)
+    pred = model(batch["dp"])
+    if kind != "render":
+        return _label_loss(pred, batch["disparity"], batch["valid"])
+    n = pred.shape[0]
+    n_syn = int((batch["real"] == 0).sum())
+    loss = pred.new_zeros(())
+    if n_syn:
+        syn = {k: batch[k][:n_syn] for k in ("rgb", "disparity", "valid")}
+        loss = loss + (n_syn / n) * _render_loss(pred[:n_syn], dict(syn, positions=batch["positions"],
+                                                                    views=batch["views"]))
+    if n_syn < n:
+        loss = loss + ((n - n_syn) / n) * _label_loss(pred[n_syn:], batch["disparity"][n_syn:],
+                                                      batch["valid"][n_syn:])
+    return loss
 
 
 def augment_disparity(d: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
@@ -275,14 +349,15 @@ def train(cfg: TrainConfig, log=print) -> dict:
     model = build(MODEL_FOR_TASK[cfg.task], **cfg.model_cfg)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     val = fixed_batch(900_000_000 + cfg.seed, 8, cfg.size, cfg.task, "gt", cfg.views_per_sample)
-    buffer = SampleBuffer(cfg)
+    real, real_val = _real_data(cfg, log)
+    buffer = SampleBuffer(cfg, real)
     buffer.refresh(min(cfg.buffer, 4 * cfg.batch))
     best_key = "val_l1_px" if cfg.task == "dp" else "val_psnr"
     best, best_metrics, history = None, {}, []
     start = time.time()
     step, running = 0, 0.0
     log(f"[train {cfg.name}] params={count_parameters(model)} cfg={json.dumps(asdict(cfg))}")
-    log(f"[train {cfg.name}] step 0 {json.dumps(validate(model, cfg.task, val))}")
+    log(f"[train {cfg.name}] step 0 {json.dumps(_validate_all(model, cfg.task, val, real_val))}")
     while step < cfg.steps and time.time() - start < cfg.minutes * 60.0:
         buffer.refresh(cfg.refresh)
         batch = buffer.batch(cfg.batch)
@@ -291,7 +366,7 @@ def train(cfg: TrainConfig, log=print) -> dict:
         if cfg.task == "lf":
             loss = lf_loss(model, batch, gen)
         else:
-            loss = dp_render_loss(model, batch) if cfg.dp_loss == "render" else dp_loss(model, batch)
+            loss = dp_mixed_loss(model, batch, cfg.dp_loss)
         running += float(loss.detach())
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -303,7 +378,7 @@ def train(cfg: TrainConfig, log=print) -> dict:
                 f"lr {opt.param_groups[0]['lr']:.2e} t {time.time() - start:.0f}s")
             running = 0.0
         if step % cfg.val_every == 0:
-            metrics = validate(model, cfg.task, val)
+            metrics = _validate_all(model, cfg.task, val, real_val)
             history.append({"step": step, **metrics})
             log(f"[train {cfg.name}] step {step} {json.dumps(metrics)}")
             better = best is None or (metrics[best_key] < best_metrics[best_key] if cfg.task == "dp"
@@ -313,7 +388,7 @@ def train(cfg: TrainConfig, log=print) -> dict:
                 best_metrics = dict(metrics, step=step)
                 torch.save(best, out_dir / f"{cfg.name}.pt")
     elapsed = time.time() - start
-    final = validate(model, cfg.task, val)
+    final = _validate_all(model, cfg.task, val, real_val)
     history.append({"step": step, **final})
     if cfg.keep_last:
         torch.save(model.state_dict(), out_dir / f"{cfg.name}.last.pt")
@@ -326,6 +401,8 @@ def train(cfg: TrainConfig, log=print) -> dict:
     result = {"name": cfg.name, "steps": step, "seconds": round(elapsed, 1), "best": best_metrics,
               "final": final, "params": count_parameters(model), "training_hash": state_hash(model),
               "weights": str(out_dir / f"{cfg.name}.pt")}
+    if real is not None:
+        result["dpmv"] = real.summary()
     log(f"[train {cfg.name}] done {json.dumps(result)}")
     if cfg.eval_data:
         result["dev_eval"] = _dev_eval(cfg, model, out_dir, log)
@@ -336,6 +413,36 @@ def train(cfg: TrainConfig, log=print) -> dict:
         result["onnx"] = info
     write_model_card(cfg, result, out_dir / f"{cfg.name}.md")
     return result
+
+
+def _real_data(cfg: TrainConfig, log):
+    """(models.dpmv.DpmvStream or None, fixed batch of 4 real crops for the teacher-agreement metric)."""
+    if not cfg.dpmv:
+        return None, None
+    if cfg.task != "dp":
+        log(f"[train {cfg.name}] dpmv={cfg.dpmv!r} ignored: the {cfg.task} student trains on GT views, which "
+            f"real 3-view captures do not have (only `dplf train dp` uses --dpmv)")
+        return None, None
+    if cfg.dpmv_ratio <= 0:
+        log(f"[train {cfg.name}] dpmv={cfg.dpmv!r} ignored: dpmv_ratio is 0")
+        return None, None
+    from models.dpmv import DpmvStream
+
+    real = DpmvStream(cfg.dpmv, cfg.size, seed=cfg.seed, log=lambda s: log(f"[train {cfg.name}] {s}"))
+    log(f"[train {cfg.name}] dpmv: {len(real.captures)} frame(s) from {cfg.dpmv}, {cfg.dpmv_ratio:.0%} of each batch")
+    rows = [real.sample() for _ in range(4)]
+    return real, {k: torch.from_numpy(np.stack([r[k] for r in rows])) for k in ("dp", "disparity", "valid")}
+
+
+@torch.no_grad()
+def _validate_all(model, task: str, val: dict, real_val: dict | None) -> dict:
+    out = validate(model, task, val)
+    if real_val is not None:   # agreement with the teacher on real crops (training frames: not a held-out metric)
+        model.eval()
+        err = (model(real_val["dp"]) - real_val["disparity"]).abs() * real_val["valid"]
+        out["real_teacher_l1_px"] = float(err.sum() / real_val["valid"].sum().clamp(min=1))
+        model.train()
+    return out
 
 
 def _dev_eval(cfg: TrainConfig, model, out_dir: Path, log) -> dict:
@@ -357,7 +464,8 @@ def write_model_card(cfg: TrainConfig, result: dict, path: Path) -> None:
     cmd = (f"dplf train {cfg.task} --minutes {cfg.minutes:g} --seed {cfg.seed} --teacher {cfg.teacher}"
            f" --size {cfg.size} --batch {cfg.batch} --lr {cfg.lr:g} --threads {cfg.threads}"
            + (f" --steps {cfg.steps}" if cfg.steps < 1_000_000 else "")
-           + (f" --dp-loss {cfg.dp_loss}" if cfg.task == "dp" and cfg.dp_loss != "l1" else ""))
+           + (f" --dp-loss {cfg.dp_loss}" if cfg.task == "dp" and cfg.dp_loss != "l1" else "")
+           + (f" --dpmv {cfg.dpmv} --dpmv-ratio {cfg.dpmv_ratio:g}" if "dpmv" in result else ""))
     lines = [
         f"# {cfg.name} (version {card['version']})", "",
         f"- Task: {card['task']}",
@@ -375,6 +483,16 @@ def write_model_card(cfg: TrainConfig, result: dict, path: Path) -> None:
         f"- Training hash (sha256 of the state dict): `{result['training_hash']}`",
         f"- Synthetic validation (8 fixed scenes): best {json.dumps(result['best'])}",
     ]
+    if "dpmv" in result:
+        r = result["dpmv"]
+        cal = {"file": "calibration.json", "self": "self-calibrated per frame against the fixed DP matching",
+               "file+self": "calibration.json or self-calibrated per frame"}.get(r["calibration"], r["calibration"])
+        lines.append(f"- Real data (dpMV layout): `{r['path']}`: {r['frames']} frame(s) in {r['roots']} root(s), "
+                     f"{r['frames_used']} used ({r['frames_failed']} refused), {cfg.dpmv_ratio:.0%} of each batch; "
+                     f"labels: SGBM teacher on rectified A/B/C, D = gain * t + offset ({cal}"
+                     + (f"; median gain {r['gain_median']}, offset {r['offset_median']}" if "gain_median" in r else "")
+                     + ")" + (f"; final agreement with the teacher on real crops {result['final']['real_teacher_l1_px']:.3f} px"
+                              if "real_teacher_l1_px" in result.get("final", {}) else ""))
     if "dev_eval" in result:
         lines.append(f"- Dev evaluation (HCI antinous, full aperture A=9): {json.dumps(result['dev_eval'])}")
     if "onnx" in result:
@@ -470,14 +588,23 @@ def train_command(
     eval_data: str = "",
     dp_weights: str = "",
     dp_loss: str = "l1",
+    dpmv: str = "",
+    dpmv_ratio: float = 0.5,
 ):
-    """Train a student (task: dp | lf) on synthetic data; writes weights, model card and ONNX to --out."""
+    """Train a student (task: dp | lf) on synthetic data, and for dp optionally real 3-view DP captures in
+    the dpMV layout (--dpmv ROOT_OR_FOLDER, --dpmv-ratio share of each batch); writes weights, model card
+    and ONNX to --out."""
     import typer
 
     try:
         cfg = TrainConfig(task=task, minutes=minutes, steps=steps, seed=seed, teacher=teacher, out=out,
                           batch=batch, size=size, lr=lr, threads=threads, export=export,
-                          eval_data=eval_data, dp_weights=dp_weights, dp_loss=dp_loss).resolved()
+                          eval_data=eval_data, dp_weights=dp_weights, dp_loss=dp_loss,
+                          dpmv=dpmv, dpmv_ratio=dpmv_ratio).resolved()
+        if cfg.dpmv and cfg.task == "dp":
+            from models.dpmv import find_captures
+
+            find_captures(cfg.dpmv)     # fail before training starts, with the layout error
     except ValueError as exc:
         typer.echo(f"dplf train: {exc}", err=True)
         raise typer.Exit(2)
