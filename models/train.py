@@ -58,6 +58,10 @@ class TrainConfig:
     dp_loss: str = "l1"                  # dp: "l1" on D, or "render" (warp the RGB with D to random views)
     dpmv: str = ""                       # dp: real 3-view DP captures (a dpMV root or a folder of roots; models.dpmv)
     dpmv_ratio: float = 0.5              # dp: share of each batch drawn from the real captures
+    synthetic: str = "v1"                # "v1" (layered scenes, disc / LF-grid apertures) or "v2" (realistic_config)
+    device: str = "cpu"                  # "cpu" or "cuda" (the GPU recipe); weights are always saved for the CPU
+    workers: int = 0                     # >0: render synthetic samples in that many processes (models.sample_pool)
+    init: str = ""                       # start from these weights (.pt) instead of the registry's initialisation
     model_cfg: dict = field(default_factory=dict)
 
     def resolved(self) -> "TrainConfig":
@@ -65,6 +69,12 @@ class TrainConfig:
             raise ValueError(f"task must be one of {sorted(MODEL_FOR_TASK)}, got {self.task!r}")
         if self.dp_loss not in ("l1", "render"):
             raise ValueError(f"dp_loss must be 'l1' or 'render', got {self.dp_loss!r}")
+        if self.synthetic not in ("v1", "v2"):
+            raise ValueError(f"synthetic must be 'v1' or 'v2', got {self.synthetic!r}")
+        if self.device not in ("cpu", "cuda"):
+            raise ValueError(f"device must be 'cpu' or 'cuda', got {self.device!r}")
+        if self.workers < 0:
+            raise ValueError(f"workers must be >= 0, got {self.workers}")
         if self.teacher not in ("gt", "sgbm"):
             raise ValueError(f"teacher must be 'gt' or 'sgbm', got {self.teacher!r}")
         if not 0.0 <= self.dpmv_ratio <= 1.0:
@@ -99,13 +109,19 @@ def _view_positions(rng: np.random.Generator, count: int) -> np.ndarray:
 
 
 def render_training_sample(seed: int, size: int, task: str, teacher: str = "gt", views: int = 3,
-                           max_disparity: tuple = (3.0, 18.0), with_views: bool = False) -> dict:
+                           max_disparity: tuple = (3.0, 18.0), with_views: bool = False,
+                           synthetic: str = "v1") -> dict:
     """One synthetic training sample as float32 CHW arrays: dp [2,H,W], rgb [3,H,W], disparity [1,H,W]
     (the label: GT or SGBM teacher), valid [1,H,W] (label trusted), gt_disparity [1,H,W], views [P,3,H,W], positions [P,2]."""
     from models.synthetic import render_sample
 
     rng = np.random.default_rng([seed, 11])
-    cfg = _scene_config(rng, max_disparity)
+    if synthetic == "v2":   # photos, curved/thin geometry, Pixel 4 optics, both protocols (docs/synthetic.md)
+        from models.synthetic import realistic_config
+
+        cfg = realistic_config(rng)
+    else:
+        cfg = _scene_config(rng, max_disparity)
     positions = _view_positions(rng, views) if task == "lf" or with_views else None
     s = render_sample(seed, size, size, positions=positions, cfg=cfg,
                       stereo_baseline=2.0 if teacher == "sgbm" else None)
@@ -163,12 +179,31 @@ class SampleBuffer:
         self.real_items: list[dict] = []
         self.real_slot = 0
         self.real_rng = np.random.default_rng([cfg.seed, 5])
+        self.pool = None
+        if cfg.workers:
+            from functools import partial
+
+            from models.sample_pool import SamplePool
+
+            fn = partial(render_training_sample, size=cfg.size, task=cfg.task, teacher=cfg.teacher,
+                         views=cfg.views_per_sample, max_disparity=tuple(cfg.max_disparity),
+                         with_views=cfg.dp_loss == "render", synthetic=cfg.synthetic)
+            self.pool = SamplePool(fn, cfg.workers, self.next_seed + 1, in_flight=4 * cfg.workers)
+        self._ready: list[dict] = []
 
     def _render(self) -> dict:
+        if self.pool is not None:   # finished worker samples; wait for one only when none is ready
+            if not self._ready:
+                self._ready = self.pool.take(min_count=1)
+            return self._ready.pop()
         self.next_seed += 1
         return render_training_sample(self.next_seed, self.cfg.size, self.cfg.task, self.cfg.teacher,
                                       self.cfg.views_per_sample, tuple(self.cfg.max_disparity),
-                                      with_views=self.cfg.dp_loss == "render")
+                                      with_views=self.cfg.dp_loss == "render", synthetic=self.cfg.synthetic)
+
+    def close(self) -> None:
+        if self.pool is not None:
+            self.pool.close()
 
     def refresh(self, count: int) -> None:
         if self.real is not None:
@@ -245,7 +280,8 @@ def backward_warp(rgb: torch.Tensor, disparity: torch.Tensor, positions: torch.T
     positions [N,P,2] -> [N,P,3,H,W]"""
     n, _, h, w = rgb.shape
     p = positions.shape[1]
-    ys, xs = torch.meshgrid(torch.arange(h, dtype=rgb.dtype), torch.arange(w, dtype=rgb.dtype), indexing="ij")
+    ys, xs = torch.meshgrid(torch.arange(h, dtype=rgb.dtype, device=rgb.device),
+                            torch.arange(w, dtype=rgb.dtype, device=rgb.device), indexing="ij")
     x = xs + disparity * positions[:, :, 0, None, None]          # [N,P,H,W]
     y = ys + disparity * positions[:, :, 1, None, None]
     grid = torch.stack([2 * x / (w - 1) - 1, 2 * y / (h - 1) - 1], -1).reshape(n * p, h, w, 2)
@@ -294,9 +330,9 @@ def augment_disparity(d: torch.Tensor, generator: torch.Generator) -> torch.Tens
     k = int(torch.randint(0, 4, (1,), generator=generator)) * 2 + 1
     if k > 1:
         d = F.avg_pool2d(F.pad(d, (k // 2,) * 4, mode="replicate"), k, stride=1)
-    gain = 1.0 + 0.05 * torch.randn(n, 1, 1, 1, generator=generator)
-    offset = 0.2 * torch.randn(n, 1, 1, 1, generator=generator)
-    return d * gain + offset + 0.1 * torch.randn(d.shape, generator=generator)
+    gain = (1.0 + 0.05 * torch.randn(n, 1, 1, 1, generator=generator)).to(d.device)
+    offset = (0.2 * torch.randn(n, 1, 1, 1, generator=generator)).to(d.device)
+    return d * gain + offset + 0.1 * torch.randn(d.shape, generator=generator).to(d.device)
 
 
 def lf_loss(model, batch: dict, generator: torch.Generator) -> torch.Tensor:
@@ -321,6 +357,7 @@ def _lr_at(cfg: TrainConfig, step: int, elapsed: float) -> float:
 @torch.no_grad()
 def validate(model, task: str, val: dict) -> dict:
     model.eval()
+    val = _to_device(val, next(model.parameters()).device)
     if task == "dp":
         pred = model(val["dp"])
         err = pred - val["gt_disparity"]
@@ -336,6 +373,10 @@ def validate(model, task: str, val: dict) -> dict:
     return out
 
 
+def _to_device(batch: dict, device) -> dict:
+    return {k: v.to(device, non_blocking=True) if isinstance(v, torch.Tensor) else v for k, v in batch.items()}
+
+
 def train(cfg: TrainConfig, log=print) -> dict:
     """Train one student; writes <out>/<name>.pt (best on synthetic validation), <name>.md, <name>.onnx
     (+ .fp16.onnx) and, with keep_last, <name>.last.pt."""
@@ -347,6 +388,10 @@ def train(cfg: TrainConfig, log=print) -> dict:
     out_dir = Path(cfg.out)
     out_dir.mkdir(parents=True, exist_ok=True)
     model = build(MODEL_FOR_TASK[cfg.task], **cfg.model_cfg)
+    if cfg.init:
+        model.load_state_dict(torch.load(cfg.init, map_location="cpu", weights_only=True))
+    device = torch.device(cfg.device)
+    model.to(device)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     val = fixed_batch(900_000_000 + cfg.seed, 8, cfg.size, cfg.task, "gt", cfg.views_per_sample)
     real, real_val = _real_data(cfg, log)
@@ -360,7 +405,7 @@ def train(cfg: TrainConfig, log=print) -> dict:
     log(f"[train {cfg.name}] step 0 {json.dumps(_validate_all(model, cfg.task, val, real_val))}")
     while step < cfg.steps and time.time() - start < cfg.minutes * 60.0:
         buffer.refresh(cfg.refresh)
-        batch = buffer.batch(cfg.batch)
+        batch = _to_device(buffer.batch(cfg.batch), device)
         for g in opt.param_groups:
             g["lr"] = _lr_at(cfg, step, time.time() - start)
         if cfg.task == "lf":
@@ -384,11 +429,13 @@ def train(cfg: TrainConfig, log=print) -> dict:
             better = best is None or (metrics[best_key] < best_metrics[best_key] if cfg.task == "dp"
                                       else metrics[best_key] > best_metrics[best_key])
             if better:
-                best = {k: v.detach().clone() for k, v in model.state_dict().items()}
+                best = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
                 best_metrics = dict(metrics, step=step)
                 torch.save(best, out_dir / f"{cfg.name}.pt")
     elapsed = time.time() - start
+    buffer.close()
     final = _validate_all(model, cfg.task, val, real_val)
+    model.cpu()
     history.append({"step": step, **final})
     if cfg.keep_last:
         torch.save(model.state_dict(), out_dir / f"{cfg.name}.last.pt")
@@ -439,6 +486,7 @@ def _validate_all(model, task: str, val: dict, real_val: dict | None) -> dict:
     out = validate(model, task, val)
     if real_val is not None:   # agreement with the teacher on real crops (training frames: not a held-out metric)
         model.eval()
+        real_val = _to_device(real_val, next(model.parameters()).device)
         err = (model(real_val["dp"]) - real_val["disparity"]).abs() * real_val["valid"]
         out["real_teacher_l1_px"] = float(err.sum() / real_val["valid"].sum().clamp(min=1))
         model.train()
@@ -590,6 +638,12 @@ def train_command(
     dp_loss: str = "l1",
     dpmv: str = "",
     dpmv_ratio: float = 0.5,
+    synthetic: str = "v1",
+    device: str = "cpu",
+    workers: int = 0,
+    init: str = "",
+    buffer: int = 64,
+    refresh: int = 2,
 ):
     """Train a student (task: dp | lf) on synthetic data, and for dp optionally real 3-view DP captures in
     the dpMV layout (--dpmv ROOT_OR_FOLDER, --dpmv-ratio share of each batch); writes weights, model card
@@ -600,7 +654,8 @@ def train_command(
         cfg = TrainConfig(task=task, minutes=minutes, steps=steps, seed=seed, teacher=teacher, out=out,
                           batch=batch, size=size, lr=lr, threads=threads, export=export,
                           eval_data=eval_data, dp_weights=dp_weights, dp_loss=dp_loss,
-                          dpmv=dpmv, dpmv_ratio=dpmv_ratio).resolved()
+                          dpmv=dpmv, dpmv_ratio=dpmv_ratio, device=device, workers=workers, init=init, synthetic=synthetic,
+                          buffer=buffer, refresh=refresh).resolved()
         if cfg.dpmv and cfg.task == "dp":
             from models.dpmv import find_captures
 

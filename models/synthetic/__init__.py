@@ -3,6 +3,7 @@
     sample = render_sample(seed, 128, 128, positions, cfg, stereo_baseline=2.0)
     clip = render_clip(seed, frames, 128, 128)
     views3, d = render_stereo(seed, 128, 128, cfg=cfg, baseline_u=2.0)   # same scene as render_sample(seed)
+    cfg = realistic_config(np.random.default_rng([seed, 11]))            # v2 training draw (presets.py)
 
 Pure numpy + OpenCV, deterministic by seed. See docs/synthetic.md.
 """
@@ -13,12 +14,14 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .render import disc_pattern, render_disparity, render_dp, render_views, sensor
-from .scene import APERTURES, Layer, Scene, SceneConfig, make_scene, scene_from_layers
-from .textures import MASK_FAMILIES, TEXTURE_FAMILIES
+from .scene import APERTURES, PSFS, SURFACES, Layer, Scene, SceneConfig, make_scene, scene_from_layers
+from .textures import (ALL_MASK_FAMILIES, ALL_TEXTURE_FAMILIES, MASK_FAMILIES, PHOTO_FAMILY, TEXTURE_FAMILIES,
+                       THIN_MASK_FAMILIES)
 
 __all__ = ["SceneConfig", "Sample", "Scene", "Layer", "make_scene", "render_sample", "render_clip",
            "render_stereo", "render_scene", "scene_from_layers", "render_dp", "render_views", "render_disparity", "disc_pattern",
-           "APERTURES", "TEXTURE_FAMILIES", "MASK_FAMILIES"]
+           "APERTURES", "PSFS", "SURFACES", "TEXTURE_FAMILIES", "MASK_FAMILIES", "PHOTO_FAMILY", "THIN_MASK_FAMILIES",
+           "ALL_TEXTURE_FAMILIES", "ALL_MASK_FAMILIES", "realistic_config", "classic_config", "render_realistic_sample"]
 
 
 @dataclass
@@ -99,3 +102,6 @@ def render_stereo(seed_or_scene, height: int = 128, width: int = 128, cfg: Scene
     """
     scene = seed_or_scene if isinstance(seed_or_scene, Scene) else make_scene(int(seed_or_scene), height, width, cfg)
     return render_stereo_views(scene, baseline_u, frame), render_disparity(scene, frame)
+
+
+from .presets import classic_config, realistic_config, render_realistic_sample

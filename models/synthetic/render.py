@@ -6,6 +6,7 @@ import numpy as np
 
 from engine.conventions import APERTURE_RADIUS, dp_gray, half_aperture_weights, lf_view_u
 
+from . import optics
 from .scene import Layer, Scene, SceneConfig
 
 _MAX_REMAP_ROWS = 32000  # cv2.remap asserts dst rows < SHRT_MAX
@@ -22,7 +23,12 @@ def _layer_window(scene: Scene, layer: Layer, frame: int, reach: float) -> tuple
     x0, y0, x1, y1 = layer.bbox
     corners_x = np.array([x0, x1, x0, x1], np.float32) - m + tx
     corners_y = np.array([y0, y0, y1, y1], np.float32) - m + ty
-    dmax = float(np.abs(scene.disparity_at(layer, frame, corners_x, corners_y)).max())
+    if layer.dmap is None:
+        dmax = float(np.abs(scene.disparity_at(layer, frame, corners_x, corners_y)).max())
+    else:  # the plane's extreme is at a corner; the curved part adds at most max |dmap|
+        d0, gx, gy = layer.plane
+        corner_d = d0 + gx * (corners_x - tx - (w - 1) / 2.0) + gy * (corners_y - ty - (h - 1) / 2.0)
+        dmax = float(np.abs(corner_d).max()) + layer.dmap_absmax
     pad = dmax * reach + 2.0
     wx0, wx1 = int(np.floor(x0 - m + tx - pad)), int(np.ceil(x1 - m + tx + pad))
     wy0, wy1 = int(np.floor(y0 - m + ty - pad)), int(np.ceil(y1 - m + ty + pad))
@@ -38,12 +44,14 @@ def _prefilter(scene: Scene, layer: Layer, spacing: float) -> np.ndarray:
     -> float32 [Hc, Wc, 4]"""
     d0, gx, gy = layer.plane
     hc, wc = layer.rgba.shape[:2]
-    if not layer.slanted:
+    if not layer.slanted and not layer.curved:
         sigma = 0.5 * spacing * abs(d0)
         return cv2.GaussianBlur(layer.rgba, (0, 0), sigma) if sigma > 0.3 else layer.rgba
     m = scene.margin
     ys, xs = np.mgrid[0:hc, 0:wc].astype(np.float32)
     dmap = d0 + gx * (xs - m - (scene.width - 1) / 2.0) + gy * (ys - m - (scene.height - 1) / 2.0)
+    if layer.dmap is not None:
+        dmap = dmap + layer.dmap
     sigma = 0.5 * spacing * np.abs(dmap)
     if sigma.max() <= 0.3:
         return layer.rgba
@@ -168,9 +176,10 @@ def half_weights(positions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def aperture_samples(scene: Scene, cfg: SceneConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
-    """Aperture sample positions and their (left, right, full) weights for cfg.aperture.
+    """Aperture sample positions and their (left, right) weights for cfg.aperture / cfg.psf.
 
-    Returns (positions [P, 2], w_left [P], w_right [P], prefilter spacing (0 = none)).
+    Returns (positions [P, 2], w_left, w_right, prefilter spacing (0 = none)); the weights are [P] (the same
+    for every pixel) or, for psf="pixel4", [P, W] (per image column: the split varies across the frame).
     """
     if cfg.aperture == "lf-grid":
         k = cfg.aperture_views
@@ -182,15 +191,25 @@ def aperture_samples(scene: Scene, cfg: SceneConfig) -> tuple[np.ndarray, np.nda
         wl = np.tile(col, k)
         wr = np.tile(col[::-1], k)
         return pos, wl / wl.sum(), wr / wr.sum(), 0.0
-    dmax = max(abs(layer.plane[0]) + _slant_extent(scene, layer) for layer in scene.layers)
+    dmax = max(abs(layer.plane[0]) + _slant_extent(scene, layer) + layer.dmap_absmax for layer in scene.layers)
+    soft = cfg.psf == "pixel4"
+    if soft:
+        tau_scale, t0_shift = scene.psf_params
+        radius = optics.radius_u(optics.PIXEL4, tau_scale, t0_shift)
+    else:
+        radius = APERTURE_RADIUS
     if cfg.aperture_samples > 0:
         n = cfg.aperture_samples
     else:
         spacing_needed = cfg.ghost_px / max(dmax, 1e-6)
-        n = int(np.ceil(np.pi * APERTURE_RADIUS**2 / spacing_needed**2))
+        n = int(np.ceil(np.pi * radius**2 / spacing_needed**2))
         n = int(np.clip(n, cfg.min_aperture_samples, cfg.max_aperture_samples))
-    pos, spacing = disc_pattern(n)
-    wl, wr = half_weights(pos)
+    if soft:
+        xn, _ = optics.frame_coords(scene.height, scene.width, scene.frame_window)
+        pos, wl, wr, spacing = optics.soft_aperture(n, xn, optics.PIXEL4, *scene.psf_params)
+    else:
+        pos, spacing = disc_pattern(n)
+        wl, wr = half_weights(pos)
     # prefilter only where the lattice would ghost
     return pos, wl, wr, (spacing if spacing * dmax > cfg.ghost_px else 0.0)
 
@@ -200,9 +219,18 @@ def _slant_extent(scene: Scene, layer: Layer) -> float:
     return abs(gx) * scene.width / 2.0 + abs(gy) * scene.height / 2.0
 
 
+def _weighted(w: np.ndarray, views: np.ndarray, h: int, wd: int) -> np.ndarray:
+    """sum_p w[p] * views[p] for weights [P] or per-column weights [P, W].  views [P, h*w*3] -> [h, w, 3]"""
+    if w.ndim == 1:
+        return (w.astype(np.float32) @ views).reshape(h, wd, 3)
+    v = views.reshape(len(w), h, wd, 3)
+    return np.einsum("px,pyxc->yxc", w.astype(np.float32), v, optimize=True)
+
+
 def render_dp(scene: Scene, cfg: SceneConfig, frame: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict]:
     """Noise-free thin-lens capture: left, right [H, W] (dp_gray of the half-aperture means) and
-    rgb [H, W, 3] (full-aperture mean), with vignetting / DP gain imbalance applied.  + info dict."""
+    rgb [H, W, 3] (full-aperture mean), with vignetting / DP gain imbalance / DP vignetting (left, right only),
+    exposure (all three) and white balance (rgb only) applied.  + info dict."""
     pos, wl, wr, spacing = aperture_samples(scene, cfg)
     h, w = scene.height, scene.width
     acc_l = np.zeros((h, w, 3), np.float32)
@@ -212,8 +240,8 @@ def render_dp(scene: Scene, cfg: SceneConfig, frame: int = 0) -> tuple[np.ndarra
     sources = [_prefilter(scene, layer, spacing) if spacing > 0 else layer.rgba for layer in scene.layers]
     for s in range(0, len(pos), step):
         views = _render_chunk(scene, pos[s:s + step], frame, sources).reshape(-1, h * w * 3)
-        acc_l += (wl[s:s + step].astype(np.float32) @ views).reshape(h, w, 3)
-        acc_r += (wr[s:s + step].astype(np.float32) @ views).reshape(h, w, 3)
+        acc_l += _weighted(wl[s:s + step], views, h, w)
+        acc_r += _weighted(wr[s:s + step], views, h, w)
         acc += views.sum(axis=0).reshape(h, w, 3)
     rgb = acc / len(pos)
     left, right = dp_gray(acc_l), dp_gray(acc_r)
@@ -225,6 +253,13 @@ def render_dp(scene: Scene, cfg: SceneConfig, frame: int = 0) -> tuple[np.ndarra
         rgb = rgb * vig[..., None]
         left = left * vig * (1.0 - scene.dp_imbalance * xn)
         right = right * vig * (1.0 + scene.dp_imbalance * xn)
+    if cfg.dp_vignetting > 0:
+        gl, gr = optics.dp_vignetting(optics.PIXEL4, h, w, scene.frame_window, cfg.dp_vignetting)
+        left, right = left * gl, right * gr
+    if scene.exposure != 1.0:
+        left, right, rgb = left * scene.exposure, right * scene.exposure, rgb * scene.exposure
+    if tuple(scene.white_balance) != (1.0, 1.0, 1.0):
+        rgb = rgb * np.asarray(scene.white_balance, np.float32)
     info = {"aperture_samples": len(pos), "prefilter_spacing": spacing}
     return left.astype(np.float32), right.astype(np.float32), rgb.astype(np.float32), info
 

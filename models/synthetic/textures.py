@@ -10,6 +10,11 @@ import numpy as np
 
 TEXTURE_FAMILIES = ("gradient", "value_noise", "stripes", "checker", "shapes", "pink_noise", "flat")
 MASK_FAMILIES = ("blob", "ellipse", "polygon", "bar")
+# v2 (opt-in through SceneConfig.texture_families / mask_families; see presets.realistic_config)
+PHOTO_FAMILY = "photo"               # crops of real photographs bundled with scikit-image (procedural without it)
+THIN_MASK_FAMILIES = ("wire", "branch", "fence")   # 1-4 px structures
+ALL_TEXTURE_FAMILIES = TEXTURE_FAMILIES + (PHOTO_FAMILY,)
+ALL_MASK_FAMILIES = MASK_FAMILIES + THIN_MASK_FAMILIES
 
 
 def _colors(rng: np.random.Generator, n: int) -> np.ndarray:
@@ -113,12 +118,18 @@ def texture(family: str, shape: tuple[int, int], rng: np.random.Generator) -> np
             tex = 0.5 * tex + 0.5 * pink_noise(shape, rng, beta)[..., None]
         else:
             tex = _colorize(pink_noise(shape, rng, beta), rng)
+    elif family == PHOTO_FAMILY:
+        from .photos import photo_texture
+
+        tex = photo_texture(shape, rng)
+        if tex is None:  # scikit-image absent: a procedural natural-image stand-in, no error
+            return texture("pink_noise", shape, rng)
     elif family == "flat":
         tex = np.empty((h, w, 3), np.float32)
         tex[:] = _colors(rng, 1)[0]
         tex += rng.uniform(0.0, 0.01) * value_noise(shape, rng, rng.uniform(2, 20))[..., None]
     else:
-        raise ValueError(f"unknown texture family {family!r}; use one of {TEXTURE_FAMILIES}")
+        raise ValueError(f"unknown texture family {family!r}; use one of {ALL_TEXTURE_FAMILIES}")
     return np.clip(tex, 0.0, 1.0).astype(np.float32)
 
 
@@ -155,8 +166,80 @@ def mask(family: str, shape: tuple[int, int], rng: np.random.Generator, center: 
         width = rng.uniform(1.5, 8.0)
         box = cv2.boxPoints(((cx, cy), (length, width), float(rng.uniform(0, 180))))
         cv2.fillPoly(m, [np.round(box * 16).astype(np.int32)], 1.0, cv2.LINE_AA, shift=4)
+    elif family in THIN_MASK_FAMILIES:
+        m = thin_mask(family, shape, rng, center, size)
     else:
-        raise ValueError(f"unknown mask family {family!r}; use one of {MASK_FAMILIES}")
+        raise ValueError(f"unknown mask family {family!r}; use one of {ALL_MASK_FAMILIES}")
     if softness > 0:
         m = cv2.GaussianBlur(m, (0, 0), softness)
     return np.clip(m, 0.0, 1.0)
+
+
+_SS = 4  # supersampling of thin structures (fractional widths, anti-aliasing)
+
+
+def _poly_ss(pts: np.ndarray) -> np.ndarray:
+    return np.round(np.asarray(pts, np.float64) * _SS + (_SS - 1) / 2.0).astype(np.int32)
+
+
+def _bezier(p0, p1, p2, n: int = 64) -> np.ndarray:
+    t = np.linspace(0.0, 1.0, n)[:, None]
+    return (1 - t) ** 2 * np.asarray(p0) + 2 * (1 - t) * t * np.asarray(p1) + t**2 * np.asarray(p2)
+
+
+def thin_mask(family: str, shape: tuple[int, int], rng: np.random.Generator, center: tuple[float, float],
+              size: float) -> np.ndarray:
+    """Thin occluders 1-4 px wide: "wire" (1-3 sagging cables across the canvas), "branch" (a tapering
+    branching tree), "fence" (a lattice or a row of thin bars). Drawn 4x supersampled.  -> [H, W] in [0, 1]"""
+    h, w = shape
+    big = np.zeros((h * _SS, w * _SS), np.uint8)
+    cx, cy = center
+
+    def line(pts, width):
+        t = max(1, int(round(width * _SS)))
+        cv2.polylines(big, [_poly_ss(pts)], False, 255, t, cv2.LINE_AA)
+
+    if family == "wire":
+        ang = rng.uniform(-0.6, 0.6) + (np.pi / 2 if rng.random() < 0.25 else 0.0)
+        d = np.array([np.cos(ang), np.sin(ang)])
+        nrm = np.array([-d[1], d[0]])
+        half = 0.75 * np.hypot(h, w)
+        gap = rng.uniform(4.0, 20.0)
+        sag = rng.uniform(-0.15, 0.15) * half
+        width = rng.uniform(1.0, 4.0)
+        for k in range(int(rng.integers(1, 4))):
+            c = np.array([cx, cy]) + nrm * k * gap
+            line(_bezier(c - half * d, c + sag * nrm, c + half * d), width)
+    elif family == "branch":
+        def grow(p, ang, length, width, depth):
+            q = p + length * np.array([np.cos(ang), np.sin(ang)])
+            mid = 0.5 * (p + q) + rng.normal(0, 0.08 * length, 2)
+            line(_bezier(p, mid, q, 16), width)
+            if depth > 0 and width > 1.0:
+                for _ in range(int(rng.integers(1, 3))):
+                    grow(q, ang + rng.uniform(-0.8, 0.8), length * rng.uniform(0.5, 0.8),
+                         max(1.0, width * rng.uniform(0.55, 0.8)), depth - 1)
+        ang0 = rng.uniform(0, 2 * np.pi)
+        start = np.array([cx, cy]) - 0.5 * size * np.array([np.cos(ang0), np.sin(ang0)])
+        grow(start, ang0, size * rng.uniform(0.4, 0.7), rng.uniform(2.0, 4.0), int(rng.integers(2, 5)))
+    elif family == "fence":
+        period = rng.uniform(6.0, 30.0)
+        width = rng.uniform(1.0, min(4.0, period / 3.0))
+        ang = rng.uniform(0, np.pi)
+        extent = rng.uniform(1.0, 2.5) * size if rng.random() < 0.7 else 2.0 * np.hypot(h, w)
+        grids = (0.0, rng.uniform(np.pi / 4, np.pi / 2)) if rng.random() < 0.5 else (0.0,)
+        for extra in grids:
+            a = ang + extra
+            d = np.array([np.cos(a), np.sin(a)])
+            nrm = np.array([-d[1], d[0]])
+            for k in np.arange(-extent / 2, extent / 2 + 1e-6, period):
+                c = np.array([cx, cy]) + k * nrm
+                line(np.stack([c - extent / 2 * d, c + extent / 2 * d]), width)
+        if extent < np.hypot(h, w):  # a rectangular patch of fence, not the whole canvas
+            clip = np.zeros_like(big)
+            box = cv2.boxPoints(((cx * _SS, cy * _SS), (extent * _SS, extent * _SS), float(np.degrees(ang))))
+            cv2.fillPoly(clip, [np.round(box).astype(np.int32)], 255)
+            big = np.minimum(big, clip)
+    else:
+        raise ValueError(f"unknown thin mask family {family!r}; use one of {THIN_MASK_FAMILIES}")
+    return cv2.resize(big.astype(np.float32) / 255.0, (w, h), interpolation=cv2.INTER_AREA)
