@@ -104,3 +104,7 @@ def main() -> None:
 
 def run_main() -> None:
     typer.run(run_command)
+
+
+if __name__ == "__main__":
+    main()
