@@ -99,7 +99,8 @@ class DefocusCostVolume(nn.Module):
         if not self.fp32:
             return self._match(dp)
         with torch.autocast(device_type=dp.device.type, enabled=False):
-            return self._match(dp.float())
+            d0, feats = self._match(dp.float())
+        return d0.to(dp.dtype), feats.to(dp.dtype)   # an FP16 model (the .fp16.onnx export) gets FP16 back
 
     def _match(self, dp: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         n, _, h, w = dp.shape
@@ -115,15 +116,15 @@ class DefocusCostVolume(nn.Module):
             b = x[:, 1].unfold(2, k, 1) @ kr
             err = (a - b).abs_().permute(0, 3, 1, 2)                # NCHW view, channels-last memory
         else:
-            a = F.conv2d(x[:, 0:1], self.k_for_left)
-            b = F.conv2d(x[:, 1:2], self.k_for_right)
+            a = F.conv2d(x[:, 0:1], self.k_for_left.to(x.dtype))
+            b = F.conv2d(x[:, 1:2], self.k_for_right.to(x.dtype))
             err = (a - b).abs()
         if self.impl == "cuda":   # the same box / noise / min-max as below, fused in one kernel
             best, worst = self._aggregate_cuda(err.float().contiguous())
         else:
             err = F.pad(err, (half,) * 4, mode="replicate")
             cost = F.avg_pool2d(F.avg_pool2d(err, (1, self.window), 1), (self.window, 1), 1)  # separable box
-            cost = (cost * self.inv_noise).reshape(n, self.families, self.num_hyps, h, w)
+            cost = (cost * self.inv_noise.to(x.dtype)).reshape(n, self.families, self.num_hyps, h, w)
             best, worst = cost.min(1).values, cost.max(1).values    # [N, J, H, W]
         idx = best.argmin(1, keepdim=True).clamp(1, self.num_hyps - 2)
         c0 = best.gather(1, idx - 1)
@@ -131,7 +132,7 @@ class DefocusCostVolume(nn.Module):
         c2 = best.gather(1, idx + 1)
         curv = c0 - 2 * c1 + c2
         sub = (0.5 * (c0 - c2) / curv.clamp_min(1e-6)).clamp(-1, 1)
-        d0 = self.hypotheses.view(-1)[0] + (idx.to(sub.dtype) + sub) * self.step
+        d0 = self.hypotheses.view(-1)[0].to(sub.dtype) + (idx.to(sub.dtype) + sub) * self.step
         spread = (worst - best).gather(1, idx)
         feats = torch.cat([c1, curv, spread], 1) * 10.0
         return d0, feats

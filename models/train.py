@@ -513,7 +513,13 @@ def write_model_card(cfg: TrainConfig, result: dict, path: Path) -> None:
            f" --size {cfg.size} --batch {cfg.batch} --lr {cfg.lr:g} --threads {cfg.threads}"
            + (f" --steps {cfg.steps}" if cfg.steps < 1_000_000 else "")
            + (f" --dp-loss {cfg.dp_loss}" if cfg.task == "dp" and cfg.dp_loss != "l1" else "")
-           + (f" --dpmv {cfg.dpmv} --dpmv-ratio {cfg.dpmv_ratio:g}" if "dpmv" in result else ""))
+           + (f" --dpmv {cfg.dpmv} --dpmv-ratio {cfg.dpmv_ratio:g}" if "dpmv" in result else "")
+           + (f" --synthetic {cfg.synthetic}" if cfg.synthetic != "v1" else "")
+           + (f" --buffer {cfg.buffer} --refresh {cfg.refresh}" if (cfg.buffer, cfg.refresh) != (64, 2) else "")
+           + (f" --init {cfg.init}" if cfg.init else "")
+           + (f" --device {cfg.device} --workers {cfg.workers}" if cfg.device != "cpu" or cfg.workers else ""))
+    where = (f"{torch.cuda.get_device_name()} (cuda)" if cfg.device == "cuda" and torch.cuda.is_available()
+             else f"{platform.processor() or platform.machine()} CPU")
     lines = [
         f"# {cfg.name} (version {card['version']})", "",
         f"- Task: {card['task']}",
@@ -522,12 +528,18 @@ def write_model_card(cfg: TrainConfig, result: dict, path: Path) -> None:
         f"- Inputs: {json.dumps(card['inputs'])}",
         f"- Outputs: {json.dumps(card['outputs'])}",
         f"- H, W multiples of {card['stride']} (the runtime pads)",
-        "- Training data: models.synthetic scenes rendered on the fly (layered textured planes, occlusions, "
-        "thin-lens DP; aperture 'disc' and 'lf-grid' (9x9, 9x9, 3x3, 4x4 grids) mixed; max |D| 3-18 px; noise 0.002-0.02; 8 bit), "
-        f"{cfg.size}x{cfg.size} crops, batch {cfg.batch}, flips; labels: {cfg.teacher}",
+        ("- Training data: models.synthetic v2 scenes rendered on the fly (realistic_config: photos + procedural "
+         "textures, curved and thin geometry, Pixel 4 / disc / LF-grid DP optics, both protocols, exposure/WB "
+         "jitter, 8-14 bit; docs/synthetic.md), " if cfg.synthetic == "v2" else
+         "- Training data: models.synthetic scenes rendered on the fly (layered textured planes, occlusions, "
+         "thin-lens DP; aperture 'disc' and 'lf-grid' (9x9, 9x9, 3x3, 4x4 grids) mixed; max |D| 3-18 px; noise "
+         "0.002-0.02; 8 bit), ")
+        + f"{cfg.size}x{cfg.size} crops, batch {cfg.batch}, flips; labels: {cfg.teacher}"
+        + (f"; started from {cfg.init}" if cfg.init else ""),
         f"- Command: `{cmd}`",
         f"- Seed: {cfg.seed}; steps: {result['steps']}; time: {result['seconds']:.0f} s on "
-        f"{platform.processor() or platform.machine()} CPU, {cfg.threads} thread(s), torch {torch.__version__}",
+        f"{where}, {cfg.threads} thread(s)" + (f", {cfg.workers} sample workers" if cfg.workers else "")
+        + f", torch {torch.__version__}",
         f"- Training hash (sha256 of the state dict): `{result['training_hash']}`",
         f"- Synthetic validation (8 fixed scenes): best {json.dumps(result['best'])}",
     ]
