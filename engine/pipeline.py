@@ -3,10 +3,9 @@ from __future__ import annotations
 
 import hashlib
 import os
-import queue
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -193,45 +192,162 @@ class Pipeline:
         return buf
 
     # -- streams -----------------------------------------------------------------------------------
-    def stream(self, source, *, queue_size: int = 4, on_error: str = "stop", copy: bool = False,
-               on_skip=None, **source_options) -> Iterator[PipelineOutput]:
-        """Run over a source (a path that `engine.io.sources.open_source` opens, or an iterable of
-        frames with .left/.right/.rgb/.index/.timestamp). A reader thread fills a bounded queue, so memory
-        stays constant. on_error="skip" reports a bad frame (`on_skip(index, exc)`, default: a warning) and
-        goes on; "stop" raises.
+    def stream(self, source, *, queue_size: int | None = None, on_error: str = "stop", copy: bool = False,
+               on_skip=None, on_frame=None, on_drop=None, drop: str | None = None,
+               frame_timeout: float | None = None, stats_window: int = 10_000,
+               **source_options) -> Iterator[PipelineOutput]:
+        """Run over a source; yields one PipelineOutput per frame (see docs/architecture.md, "Streaming").
+
+        source: what `engine.io.sources.open_source` opens (a .dp file, a DP-pair or LF folder, a side-by-side
+            video, an int / "camera:N" / "/dev/videoN" / stream URL; `source_options` go to it: max_size, start,
+            frames, layout, timeout_s), or an iterable of frames (objects with .left/.right/.rgb/.index/
+            .timestamp, or (left, right[, rgb]) tuples), e.g. an `engine.io.video.CameraSource`.
+        A reader thread (`engine.io.video.FrameGrabber`) fills a bounded buffer, so memory stays constant.
+        drop: the buffer's policy: "queue" (the reader waits; nothing is dropped; the default for files and
+            iterables), "latest" (only the newest frame is kept; the default for live sources, i.e. those
+            with `.live` true), "drop-new" (frames arriving at a full buffer are discarded).
+        queue_size: buffer size (default 1 under "latest", 4 otherwise).
+        on_error: "skip" reports a bad frame (`on_skip(index, exc)`, default: a warning) and goes on; "stop"
+            raises. on_frame(out) is called for every output before it is yielded; on_drop(n) when n more
+            frames were dropped. Callbacks run on the caller's thread.
+        frame_timeout: seconds without a frame before TimeoutError (default 10 s for live sources, else none).
+        stats_window: `stats()` percentiles cover the last this-many frames.
+        A source opened here is closed at the end; a source object passed in is left open.
+        `stats()` describes the running (or the last) stream.
         """
+        from .io.video import DROP_POLICIES, FrameGrabber, parse_camera
+
         if on_error not in ("stop", "skip"):
             raise ValueError(f"on_error must be 'stop' or 'skip', got {on_error!r}")
-        if isinstance(source, (str, Path)):
+        if drop is not None and drop not in DROP_POLICIES:
+            raise ValueError(f"drop must be one of {', '.join(DROP_POLICIES)}, got {drop!r}")
+        if queue_size is not None and queue_size < 1:
+            raise ValueError(f"queue_size must be >= 1, got {queue_size}")
+        if stats_window < 1:
+            raise ValueError(f"stats_window must be >= 1, got {stats_window}")
+        opened = _is_source_spec(source, parse_camera)
+        if opened:
             from .io.sources import open_source
 
             source = open_source(source, skip_bad=on_error == "skip", **source_options)
-        q: queue.Queue = queue.Queue(maxsize=queue_size)
-        stop = threading.Event()
-        reader = threading.Thread(target=_read_into, args=(source, q, stop), daemon=True)
-        reader.start()
+        elif source_options:
+            raise TypeError(f"stream() got source options {sorted(source_options)}, which apply only when it opens "
+                            f"a path or camera itself; pass them to the source you built")
+        live = bool(getattr(source, "live", False))
+        policy = drop or ("latest" if live else "queue")
+        if frame_timeout is None and live:
+            frame_timeout = max(10.0, 2 * float(getattr(source, "timeout_s", 0.0)))
+        grabber = FrameGrabber(source, policy, queue_size, name=f"dplf-reader-{getattr(source, 'name', 'source')}")
+        stats = StreamStats(stats_window, policy=policy, live=live,
+                            source=str(getattr(source, "name", type(source).__name__)))
+        self._stream_stats = stats
+        return self._stream(source, grabber, stats, opened=opened, on_error=on_error, copy=copy,
+                            on_skip=on_skip or _warn_skip, on_frame=on_frame, on_drop=on_drop,
+                            frame_timeout=frame_timeout)
+
+    def _stream(self, source, grabber, stats: "StreamStats", *, opened: bool, on_error: str, copy: bool,
+                on_skip, on_frame, on_drop, frame_timeout) -> Iterator[PipelineOutput]:
+        hooked = hasattr(source, "report_skip") and getattr(source, "report_skip", None) is None
+        if hooked:
+            try:
+                source.report_skip = lambda index, exc: grabber.note("skip", index, exc)
+            except AttributeError:
+                hooked = False
+        reported = 0
+
+        def drain_notes() -> None:
+            nonlocal reported
+            for kind, index, exc in grabber.take_notes():
+                if kind == "skip":
+                    stats.count_skip()
+                    on_skip(index, exc)
+            dropped = grabber.dropped
+            if dropped != reported:
+                stats.set_dropped(dropped)
+                if on_drop is not None:
+                    on_drop(dropped - reported)
+                reported = dropped
+
+        timings: dict[str, float] = {}
+        stats.begin()
+        grabber.start()
         try:
             while True:
-                kind, item = q.get()
-                if kind == "end":
-                    return
-                if kind == "error":
-                    raise item
+                t_wait = time.perf_counter()
                 try:
-                    out = self(item.left, item.right, item.rgb, index=item.index, timestamp=item.timestamp)
+                    got = grabber.get(frame_timeout)
+                except TimeoutError:
+                    raise TimeoutError(f"{stats.source}: no frame for {frame_timeout:g} s; check that the source is "
+                                       f"still delivering (or raise frame_timeout)") from None
+                t0 = time.perf_counter()
+                drain_notes()
+                if got is None:
+                    return
+                index = got.seq
+                try:
+                    left, right, rgb, index, timestamp, black, white = _unpack(got.item, got.seq)
+                    out = self(left, right, rgb, index=index, timestamp=timestamp, black_level=black,
+                               white_level=white)
                 except ValueError as exc:
                     if on_error == "stop":
-                        raise
-                    (on_skip or _warn_skip)(item.index, exc)
+                        raise ValueError(f"frame {index}: {exc}") from exc
+                    stats.count_skip()
+                    on_skip(index, exc)
                     continue
-                yield out.copy() if copy else out
+                if copy:
+                    out = out.copy()
+                if on_frame is not None:
+                    on_frame(out)
+                timings.clear()
+                timings.update(out.timings)
+                timings["read"] = got.read_ms
+                timings["wait"] = (t0 - t_wait) * 1e3
+                timings["queue"] = (t0 - got.t_in) * 1e3
+                timings["latency"] = (time.perf_counter() - got.t_in) * 1e3
+                stats.add(timings)
+                yield out
         finally:
-            stop.set()
-            while reader.is_alive():   # unblock a reader waiting on a full queue
-                try:
-                    q.get_nowait()
-                except queue.Empty:
-                    reader.join(0.05)
+            stopped = grabber.close()
+            drain_notes()
+            if hooked:
+                source.report_skip = None
+            if opened and stopped and hasattr(source, "close"):
+                source.close()
+            stats.end()
+
+    def stats(self) -> dict:
+        """Statistics of the running or last `stream()`: frames, dropped, skipped, fps, wall_s, running, and
+        `latency_ms` = {stage: {p50, p95, p99, mean, max, n}} over the last `stats_window` frames. Stages: the
+        pipeline's (preprocess, disparity, lf, render, total; upload/download on GPUs) plus read (the source
+        producing a frame, on the reader thread), wait (the pipeline waiting for a frame), queue (a frame's time
+        in the buffer) and latency (buffer entry -> output ready, callbacks included)."""
+        stats = getattr(self, "_stream_stats", None)
+        return stats.snapshot() if stats is not None else StreamStats(1).snapshot()
+
+
+def _is_source_spec(source, parse_camera) -> bool:
+    """A path, a camera/stream spec or a (left, right) pair of them: something open_source opens."""
+    if isinstance(source, (str, os.PathLike)) or parse_camera(source) is not None:
+        return True
+    return (isinstance(source, (tuple, list)) and len(source) == 2
+            and all(isinstance(s, (str, os.PathLike)) or parse_camera(s) is not None for s in source))
+
+
+def _unpack(item, seq: int):
+    """A stream item -> (left, right, rgb, index, timestamp, black_level, white_level)."""
+    if isinstance(item, (tuple, list)):
+        if len(item) not in (2, 3):
+            raise ValueError(f"stream item {seq}: a tuple must be (left, right) or (left, right, rgb), "
+                             f"got {len(item)} elements")
+        return item[0], item[1], item[2] if len(item) == 3 else None, seq, 0.0, 0.0, None
+    try:
+        left, right = item.left, item.right
+    except AttributeError:
+        raise ValueError(f"stream item {seq} is a {type(item).__name__}; expected a frame with .left/.right "
+                         f"or a (left, right[, rgb]) tuple") from None
+    return (left, right, getattr(item, "rgb", None), int(getattr(item, "index", seq)),
+            float(getattr(item, "timestamp", 0.0)), float(getattr(item, "black_level", 0.0) or 0.0),
+            getattr(item, "white_level", None))
 
 
 def _warn_skip(index: int, exc: Exception) -> None:
@@ -240,15 +356,65 @@ def _warn_skip(index: int, exc: Exception) -> None:
     warnings.warn(f"frame {index} skipped: {exc}", stacklevel=3)
 
 
-def _read_into(source: Iterable, q: queue.Queue, stop: threading.Event) -> None:
-    try:
-        for frame in source:
-            if stop.is_set():
-                return
-            q.put(("frame", frame))
-        q.put(("end", None))
-    except Exception as exc:  # handed to the consumer, which re-raises it
-        q.put(("error", exc))
+class StreamStats:
+    """Per-stage latency samples of one stream in fixed ring buffers (no growth however long it runs).
+
+    Thread-safe: the stream adds from its thread, `snapshot()` may be called from any.
+    """
+
+    def __init__(self, window: int, *, policy: str = "queue", live: bool = False, source: str = ""):
+        self.window, self.policy, self.live, self.source = int(window), policy, live, source
+        self._lock = threading.Lock()
+        self._rings: dict[str, np.ndarray] = {}
+        self.frames = self.dropped = self.skipped = 0
+        self._t0 = self._t1 = None
+
+    def begin(self) -> None:
+        self._t0, self._t1 = time.perf_counter(), None
+
+    def end(self) -> None:
+        if self._t0 is not None and self._t1 is None:
+            self._t1 = time.perf_counter()
+
+    def count_skip(self) -> None:
+        with self._lock:
+            self.skipped += 1
+
+    def set_dropped(self, n: int) -> None:
+        with self._lock:
+            self.dropped = n
+
+    def add(self, timings: dict[str, float]) -> None:
+        with self._lock:
+            slot = self.frames % self.window
+            for stage, ms in timings.items():
+                ring = self._rings.get(stage)
+                if ring is None:   # first time this stage shows up: earlier frames did not have it
+                    ring = self._rings[stage] = np.full(self.window, np.nan)
+                ring[slot] = ms
+            for stage, ring in self._rings.items():
+                if stage not in timings:
+                    ring[slot] = np.nan
+            self.frames += 1
+
+    def snapshot(self) -> dict:
+        with self._lock:
+            n = min(self.frames, self.window)
+            latency = {}
+            for stage, ring in self._rings.items():
+                vals = ring[:n][~np.isnan(ring[:n])]
+                if vals.size:
+                    p50, p95, p99 = np.percentile(vals, (50, 95, 99))
+                    latency[stage] = {"p50": round(float(p50), 3), "p95": round(float(p95), 3),
+                                      "p99": round(float(p99), 3), "mean": round(float(vals.mean()), 3),
+                                      "max": round(float(vals.max()), 3), "n": int(vals.size)}
+            frames, dropped, skipped = self.frames, self.dropped, self.skipped
+        t0 = self._t0
+        wall = 0.0 if t0 is None else (self._t1 or time.perf_counter()) - t0
+        return {"source": self.source, "live": self.live, "policy": self.policy,
+                "running": t0 is not None and self._t1 is None, "frames": frames, "dropped": dropped,
+                "skipped": skipped, "wall_s": round(wall, 3), "fps": round(frames / wall, 3) if wall > 0 else 0.0,
+                "window": self.window, "latency_ms": latency}
 
 
 class _Timer:

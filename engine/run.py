@@ -1,6 +1,7 @@
 """`dplf-run` as a function: source -> Pipeline.stream -> OutputWriter, with timing statistics."""
 from __future__ import annotations
 
+import math
 import sys
 import time
 from pathlib import Path
@@ -10,6 +11,7 @@ import numpy as np
 from .conventions import grid_positions
 from .io.outputs import VIEW_FORMATS, OutputWriter
 from .pipeline import Pipeline
+from .validation import MIN_SIDE
 
 STAGES = ("preprocess", "disparity", "lf", "render", "total")
 
@@ -20,11 +22,38 @@ def latency_stats(samples: dict[str, list[float]]) -> dict[str, dict[str, float]
             for k, v in samples.items() if v}
 
 
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split()) or type(exc).__name__
+
+
+def _write_failure(exc: OSError, out: Path, index: int | None, done: int) -> OSError:
+    """One line for an output that could not be written (full disk, permissions, I/O error)."""
+    import errno
+
+    why = exc.strerror or _one_line(exc)
+    what = f"cannot write frame {index}" if index is not None else "cannot finish the output (manifest/videos)"
+    todo = {errno.ENOSPC: "free some space or choose another --out", errno.EDQUOT: "free some space or choose "
+            "another --out", errno.EACCES: "fix the permissions or choose another --out",
+            errno.EROFS: "choose another --out"}.get(exc.errno, "check the disk or choose another --out")
+    kept = f"{done} frame{'s' if done != 1 else ''} already written {'are' if done != 1 else 'is'} complete"
+    err = OSError(f"{what} to {out}: {why}; {todo} ({kept}, see {out / 'manifest.json'})")
+    err.errno = exc.errno
+    return err
+
+
 def run(input: Path, out: Path, views: int = 7, baseline: float = 1.0, backend: str = "auto",
         precision: str = "auto", view_format: str = "png", frames: int | None = None, start: int = 0,
         max_size: int | None = None, renderer: str = "dibr", preview: bool = False, on_error: str = "stop",
-        threads: int | None = None, progress: bool | None = None) -> str:
-    """Process `input` into `out` (SPEC §4). Returns the summary line; raises ValueError/OSError on bad input."""
+        threads: int | None = None, progress: bool | None = None, depth=None,
+        mosaic_max_size: int | None = None) -> str:
+    """Process `input` into `out` (SPEC §4). Returns the summary line.
+
+    Bad input or environment raises ValueError / OSError (RuntimeError for an unavailable backend) with one
+    line: what, where, what to do (docs/bad-input.md). Everything is checked before `out` is touched; once
+    frames are being written, a failure leaves every frame already written complete and `manifest.json`
+    valid, with ``status`` "failed" (or "interrupted" on Ctrl-C) whenever the disk still takes the manifest.
+    `depth` (calibration for metric depth) and `mosaic_max_size` go to the OutputWriter when given.
+    """
     from .io.sources import open_source
 
     if view_format not in VIEW_FORMATS:
@@ -35,10 +64,42 @@ def run(input: Path, out: Path, views: int = 7, baseline: float = 1.0, backend: 
         raise ValueError(f"--frames must be >= 1, got {frames}")
     if start < 0:
         raise ValueError(f"--start must be >= 0, got {start}")
-    input = Path(input)
-    if not input.exists():
-        raise FileNotFoundError(f"input {input} does not exist; pass a .dp file, a DP-pair folder or an LF folder")
+    if not isinstance(views, (int, np.integer)) or isinstance(views, bool) or views < 0:
+        raise ValueError(f"--views must be an integer >= 0 (0 = disparity only), got {views!r}")
+    if not math.isfinite(baseline):
+        raise ValueError(f"--baseline must be a finite number, got {baseline}")
+    if threads is not None and threads < 1:
+        raise ValueError(f"--threads must be >= 1, got {threads}")
+    from .io.video import parse_camera
+
+    out = Path(out)
+    if parse_camera(input) is None:   # cameras ("camera:0", /dev/video0, rtsp://...) are opened by the source
+        input = Path(input)
+        if not input.exists() and not any(ch in str(input) for ch in "*?["):   # a glob of DP pairs is fine
+            raise FileNotFoundError(f"input {input} does not exist; pass a .dp file, a DP-pair folder, an LF "
+                                    f"folder, a side-by-side video or a camera (camera:N)")
+    if out.exists() and not out.is_dir():
+        raise NotADirectoryError(f"output folder {out} is not writable: it is a file; choose another --out "
+                                 f"(a folder, created if missing)")
     source = open_source(input, max_size=max_size, start=start, frames=frames, skip_bad=on_error == "skip")
+    try:
+        return _run(source, input, out, views, baseline, backend, precision, view_format, start, renderer,
+                    preview, on_error, threads, progress, depth, mosaic_max_size)
+    finally:
+        if hasattr(source, "close"):
+            source.close()
+
+
+def _run(source, input: Path, out: Path, views, baseline, backend, precision, view_format, start, renderer,
+         preview, on_error, threads, progress, depth, mosaic_max_size) -> str:
+    from .io.dpfile import DPFormatError
+
+    h, w = getattr(source, "height", None), getattr(source, "width", None)
+    if isinstance(h, int) and isinstance(w, int) and min(h, w) < MIN_SIDE:   # fail before writing anything
+        stored = getattr(source, "header", None)
+        downsized = stored is not None and (stored.height, stored.width) != (h, w)
+        raise ValueError(f"{input}: frames of {w}x{h} pixels are too small; need at least {MIN_SIDE}x{MIN_SIDE}"
+                         + ("; raise --max-size" if downsized else ""))
     pipe = Pipeline(backend=backend, precision=precision, views=views, baseline=baseline, renderer=renderer,
                     dtype=np.uint8, threads=threads)
     info = pipe.info()
@@ -51,39 +112,62 @@ def run(input: Path, out: Path, views: int = 7, baseline: float = 1.0, backend: 
         "models": [{"name": k, "sha256": m["sha256"]} for k, m in info["models"].items()],
         "calibration": getattr(source, "calibration", None),
     }
-    writer = OutputWriter(Path(out), view_format, manifest, preview=preview, fps=manifest["fps"])
+    header = getattr(source, "header", None)
+    if header is not None:
+        manifest["source_size"] = [int(header.height), int(header.width)]   # before --max-size
+    extra = {k: v for k, v in (("depth", depth), ("mosaic_max_size", mosaic_max_size)) if v is not None}
+    writer = OutputWriter(out, view_format, manifest, preview=preview, fps=manifest["fps"], **extra)
     samples: dict[str, list[float]] = {s: [] for s in STAGES}
     skipped: list[int] = []
     total = len(source) if hasattr(source, "__len__") else None
     t0 = time.perf_counter()
     status = "failed"
+    failure: BaseException | None = None
+    from tqdm import tqdm
+
+    bar = tqdm(total=total, unit="frame", disable=None if progress is None else not progress, file=sys.stderr)
+
+    def skip(index: int, exc: Exception) -> None:
+        skipped.append(int(index))
+        print(f"dplf-run: warning: frame {index} skipped: {_one_line(exc)}", file=sys.stderr)
+
     try:
-        from tqdm import tqdm
-
-        bar = tqdm(total=total, unit="frame", disable=None if progress is None else not progress, file=sys.stderr)
-        def skip(index: int, exc: Exception) -> None:
-            skipped.append(index)
-            print(f"dplf-run: warning: frame {index} skipped: {exc}", file=sys.stderr)
-
         for out_frame in pipe.stream(source, on_error=on_error, on_skip=skip):
             if writer.manifest["frames"] == 0:
                 writer.manifest.update(height=int(out_frame.disparity.shape[0]),
                                        width=int(out_frame.disparity.shape[1]))
-            writer.write(out_frame.index, out_frame.disparity, out_frame.views)
+            try:
+                writer.write(out_frame.index, out_frame.disparity, out_frame.views)
+            except OSError as exc:
+                raise _write_failure(exc, out, out_frame.index, writer.manifest["frames"]) from exc
             for k, v in out_frame.timings.items():
                 samples.setdefault(k, []).append(v)
             bar.update(1)
-        bar.close()
         status = "complete"
-    except KeyboardInterrupt:
-        status = "interrupted"
+    except KeyboardInterrupt as exc:
+        status, failure = "interrupted", exc
+        raise
+    except DPFormatError as exc:   # a damaged .dp frame (on_error="stop"): say what is kept and how to go on
+        failure = exc
+        done = writer.manifest["frames"]
+        raise DPFormatError(f"{_one_line(exc)}; {done} frame{'s' if done != 1 else ''} before it written to {out} "
+                            f"(--on-error skip goes past bad frames)", exc.frame, exc.offset) from exc
+    except BaseException as exc:
+        failure = exc
         raise
     finally:
+        bar.close()
         wall = time.perf_counter() - t0
         done = writer.manifest["frames"]
         timing = {"fps": round(done / wall, 3) if wall > 0 else 0.0, "wall_s": round(wall, 3),
                   "latency_ms": latency_stats(samples)}
-        writer.close(status=status, timing=timing, skipped=skipped)
+        try:
+            writer.close(status=status, timing=timing, skipped=skipped)
+        except OSError as exc:
+            if failure is None:   # the frames are written; only the final manifest/video could not be
+                raise _write_failure(exc, out, None, done) from exc
+            # already failing (e.g. the disk is full): keep the first error; the manifest on disk is the one
+            # written after the last complete frame, still valid
     if done == 0:
         raise ValueError(f"input {input} produced no frames (start={start}); check --start/--frames")
     p50 = timing["latency_ms"].get("total", {}).get("p50", float("nan"))

@@ -1,13 +1,25 @@
-"""Input checks for user-facing entry points: one clear line (what, where, what to do) per problem."""
+"""Input checks for user-facing entry points: one clear line (what, where, what to do) per problem.
+
+Used by `engine.Pipeline` (CPU and GPU paths). The cases and their messages are listed in docs/bad-input.md.
+"""
 from __future__ import annotations
+
+import math
 
 import numpy as np
 
 MIN_SIDE = 8
+_FLOATS = (np.float16, np.float32, np.float64)
+
+
+def _native(arr: np.ndarray) -> np.ndarray:
+    """Big-endian (non-native) uint16/float planes, e.g. from a FITS or raw reader, in native byte order."""
+    return arr if arr.dtype.isnative else arr.astype(arr.dtype.newbyteorder("="))
 
 
 def check_pair(left, right, rgb=None) -> None:
-    """Shapes: left, right [H, W]; rgb [H, W, 3] or None."""
+    """Shapes: left, right [H, W] (at least MIN_SIDE x MIN_SIDE; any H, W: odd sizes are padded internally);
+    rgb [H, W, 3] or None. left and right must share an integer dtype (the bit depth decides the scaling)."""
     for name, arr in (("left", left), ("right", right)):
         if not isinstance(arr, np.ndarray):
             raise ValueError(f"{name} must be a numpy array, got {type(arr).__name__}")
@@ -17,6 +29,9 @@ def check_pair(left, right, rgb=None) -> None:
         raise ValueError(f"left {left.shape} and right {right.shape} differ in size; pass a matching DP pair")
     if min(left.shape) < MIN_SIDE:
         raise ValueError(f"DP planes of {left.shape} are too small; need at least {MIN_SIDE}x{MIN_SIDE} pixels")
+    lt, rt = left.dtype.newbyteorder("="), right.dtype.newbyteorder("=")
+    if lt != rt and (lt.kind in "ui" or rt.kind in "ui"):
+        raise ValueError(f"left is {lt} but right is {rt}; pass both DP planes with the same dtype (bit depth)")
     if rgb is not None:
         if not isinstance(rgb, np.ndarray) or rgb.shape != left.shape + (3,):
             shape = getattr(rgb, "shape", type(rgb).__name__)
@@ -24,24 +39,31 @@ def check_pair(left, right, rgb=None) -> None:
 
 
 def as_unit_plane(arr: np.ndarray, name: str, black_level: float = 0.0, white_level: float | None = None) -> np.ndarray:
-    """Normalise a plane (or an [H, W, 3] image) to float32 [0, 1]. uint8 /255; uint16 by (x - black) / (white - black) (white
-    defaults to 65535); floats must already be in [0, 1] and finite."""
+    """Normalise a plane (or an [H, W, 3] image) to float32 [0, 1]. uint8 /255; uint16 by (x - black) / (white - black)
+    (white defaults to 65535); floats must be finite and in [0, 1] (values within 1e-3 outside are clipped)."""
+    arr = _native(arr)
     if arr.dtype == np.uint8:
         return arr.astype(np.float32) * np.float32(1 / 255)
     if arr.dtype == np.uint16:
         white = 65535.0 if white_level is None else float(white_level)
-        if white <= black_level:
-            raise ValueError(f"{name}: white level {white} must exceed black level {black_level}")
-        out = (arr.astype(np.float32) - black_level) / np.float32(white - black_level)
+        black = float(black_level)
+        if not (math.isfinite(black) and math.isfinite(white)):
+            raise ValueError(f"{name}: black level {black} and white level {white} must be finite numbers")
+        if white <= black:
+            raise ValueError(f"{name}: white level {white} must exceed black level {black}")
+        out = (arr.astype(np.float32) - np.float32(black)) / np.float32(white - black)
         return np.clip(out, 0.0, 1.0, out=out)
-    if arr.dtype in (np.float32, np.float64, np.float16):
+    if arr.dtype in _FLOATS:
         out = np.asarray(arr, dtype=np.float32)
         if not np.isfinite(out).all():
             bad = np.argwhere(~np.isfinite(out))[0]
-            raise ValueError(f"{name} has NaN/Inf values (first at row {bad[0]}, col {bad[1]}); clean the input")
-        if out.min() < -1e-3 or out.max() > 1.0 + 1e-3:
-            raise ValueError(f"{name}: float input must be in [0, 1], got [{out.min():.3g}, {out.max():.3g}]; "
+            where = f"row {bad[0]}, col {bad[1]}" + (f", channel {bad[2]}" if len(bad) > 2 else "")
+            raise ValueError(f"{name} has NaN/Inf values (first at {where}); clean the input")
+        lo, hi = float(out.min()), float(out.max())
+        if lo < -1e-3 or hi > 1.0 + 1e-3:
+            raise ValueError(f"{name}: float input must be in [0, 1], got [{lo:.3g}, {hi:.3g}]; "
                              f"normalise it or pass uint8/uint16")
+        if lo < 0.0 or hi > 1.0:   # rounding noise: clip a copy, never the caller's array
+            out = np.clip(out, 0.0, 1.0)
         return out
     raise ValueError(f"{name} has dtype {arr.dtype}; pass uint8, uint16 or float in [0, 1]")
-

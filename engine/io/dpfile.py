@@ -40,6 +40,13 @@ ZLIB_LEVEL = 1
 _POOL = ThreadPoolExecutor(max_workers=min(3, os.cpu_count() or 1), thread_name_prefix="dpfile")
 CALIBRATION_KEYS = ("disparity_gain", "disparity_offset", "focal_length_px", "pixel_pitch_um", "baseline_mm")
 ORIENTATIONS = (0, 90, 180, 270)
+# Sanity caps. Every length the reader takes from a file is checked against the file size and these caps
+# *before* anything is allocated, so a corrupted or crafted file cannot make it allocate more than a real
+# frame of the declared size needs (docs/bad-input.md).
+MAX_HEADER_BYTES = 1 << 24      # JSON metadata (16 MiB; real headers are < 1 kB)
+MAX_SIDE = 1 << 15              # width and height (32768)
+MAX_PIXELS = 1 << 27            # width * height (134 Mpx; a 50 Mpx DP sensor is 8192 x 6144)
+MAX_PLANES = 16                 # planes per frame record (v1.0 writes 2 or 3)
 
 
 class DPFormatError(ValueError):
@@ -83,12 +90,37 @@ class DPHeader:
 
     @classmethod
     def from_json(cls, d: dict) -> "DPHeader":
-        return cls(width=int(d["width"]), height=int(d["height"]), fps=float(d["fps"]),
-                   bit_depth=int(d["bit_depth"]), black_level=int(d["black_level"]),
-                   white_level=int(d["white_level"]), orientation=int(d.get("orientation", 0)),
-                   camera=str(d.get("camera", "")), calibration=d.get("calibration"),
-                   tags=dict(d.get("tags") or {}), has_rgb=bool(d.get("has_rgb", False)),
-                   version=tuple(d.get("version", VERSION)))
+        """Parse the JSON metadata. Types are checked (ValueError naming the key); values are checked by
+        DPReader (``_header_problem``). Unknown keys are ignored (docs/dp-format.md)."""
+        if not isinstance(d, dict):
+            raise ValueError(f"metadata must be a JSON object, got {type(d).__name__}")
+
+        def get(key, kinds, what, default=None, required=False):
+            if key not in d:
+                if required:
+                    raise ValueError(f"key {key!r} is missing")
+                return default
+            v = d[key]
+            if isinstance(v, bool) and bool not in kinds or not isinstance(v, kinds):
+                raise ValueError(f"{key!r} must be {what}, got {_short(v)}")
+            return v
+
+        calibration = get("calibration", (dict, type(None)), "an object or null")
+        version = get("version", (list,), "[major, minor]", list(VERSION))
+        if len(version) != 2 or not all(isinstance(x, int) and not isinstance(x, bool) for x in version):
+            raise ValueError(f"'version' must be [major, minor], got {_short(version)}")
+        return cls(width=get("width", (int,), "an integer", required=True),
+                   height=get("height", (int,), "an integer", required=True),
+                   fps=float(get("fps", (int, float), "a number", required=True)),
+                   bit_depth=get("bit_depth", (int,), "an integer", required=True),
+                   black_level=get("black_level", (int,), "an integer", required=True),
+                   white_level=get("white_level", (int,), "an integer", required=True),
+                   orientation=get("orientation", (int,), "an integer", 0),
+                   camera=get("camera", (str, type(None)), "a string", "") or "",
+                   calibration=None if calibration is None else dict(calibration),
+                   tags=dict(get("tags", (dict, type(None)), "an object", {}) or {}),
+                   has_rgb=get("has_rgb", (bool,), "true or false", False),
+                   version=tuple(version))
 
 
 @dataclass
@@ -128,9 +160,16 @@ def _encode_plane(arr: np.ndarray) -> bytes:
     return z.compress(delta) + z.flush()
 
 
+def _one_line(e: BaseException) -> str:
+    """An exception's message on one line, cut to a sane length."""
+    text = " ".join(str(e).split()) or type(e).__name__
+    return text if len(text) <= 200 else text[:197] + "..."
+
+
 def _decode_plane(payload: bytes, shape: tuple, dtype: np.dtype, filt: int) -> np.ndarray:
-    expected = int(np.prod(shape)) * dtype.itemsize
-    raw = zlib.decompressobj().decompress(payload, expected + 1)  # bounded: a crafted payload can't balloon
+    expected = math.prod(shape) * dtype.itemsize
+    # bounded: inflate stops one byte past the plane's size, so a crafted payload cannot balloon
+    raw = zlib.decompressobj().decompress(payload, expected + 1)
     if len(raw) != expected:
         raise ValueError(f"plane decompresses to {len(raw)} bytes, expected {expected}")
     arr = np.frombuffer(raw, dtype=dtype.newbyteorder("<")).reshape(shape)
@@ -141,37 +180,66 @@ def _decode_plane(payload: bytes, shape: tuple, dtype: np.dtype, filt: int) -> n
     raise ValueError(f"unknown plane filter {filt}")
 
 
+def _short(v, n: int = 60) -> str:
+    """repr(v) cut to n characters: error messages quote untrusted values on one short line."""
+    r = repr(v)
+    return r if len(r) <= n else r[:n - 3] + "..."
+
+
+def _header_problem(h: DPHeader) -> str | None:
+    """What is wrong with a header's values (shared by writer and reader), or None."""
+    for name in ("width", "height"):
+        v = getattr(h, name)
+        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v <= 0:
+            return f"{name} must be a positive integer, got {_short(v)}"
+        if v > MAX_SIDE:
+            return f"{name} {v} exceeds the limit of {MAX_SIDE} pixels"
+    if h.width * h.height > MAX_PIXELS:
+        return f"{h.width}x{h.height} exceeds the limit of {MAX_PIXELS} pixels per plane"
+    if isinstance(h.fps, bool) or not (isinstance(h.fps, (int, float)) and math.isfinite(h.fps) and h.fps > 0):
+        return f"fps must be a positive number, got {_short(h.fps)}"
+    if h.bit_depth not in (8, 16):
+        return f"bit_depth must be 8 or 16, got {_short(h.bit_depth)}"
+    top = (1 << h.bit_depth) - 1
+    if not (0 <= h.black_level < h.white_level <= top):
+        return (f"need 0 <= black_level < white_level <= {top} for {h.bit_depth}-bit planes, "
+                f"got black {_short(h.black_level, 24)}, white {_short(h.white_level, 24)}")
+    if h.orientation not in ORIENTATIONS:
+        return f"orientation must be one of {ORIENTATIONS} (degrees clockwise), got {_short(h.orientation)}"
+    if h.calibration is not None:
+        for k in CALIBRATION_KEYS:   # keys a later minor version adds are not ours to judge
+            v = h.calibration.get(k)
+            if v is not None and (isinstance(v, bool) or not (isinstance(v, (int, float)) and math.isfinite(v))):
+                return f"calibration[{k!r}] must be a finite number, got {_short(v)}"
+    return None
+
+
+def _frame_budget(h: DPHeader) -> int:
+    """Largest frame-record body a file with header ``h`` can hold: fixed part + descriptors + twice the raw
+    planes (deflate never expands by more than a few bytes per 16 kB; the slack admits planes that a later
+    minor version adds) + 1 MiB."""
+    raw = h.width * h.height * (2 * h.dtype.itemsize + 3)
+    return _FRAME_FIXED.size + MAX_PLANES * _PLANE_DESC.size + 2 * raw + (1 << 20)
+
+
 # ---------------------------------------------------------------- writer
 
 def _check_header(h: DPHeader) -> DPHeader:
-    def bad(msg):
-        raise ValueError(f"DPWriter: {msg}")
-
-    for name in ("width", "height"):
-        v = getattr(h, name)
-        if not isinstance(v, (int, np.integer)) or v <= 0:
-            bad(f"{name} must be a positive integer, got {v!r}")
-    if not (isinstance(h.fps, (int, float)) and math.isfinite(h.fps) and h.fps > 0):
-        bad(f"fps must be a positive number, got {h.fps!r}")
-    if h.bit_depth not in (8, 16):
-        bad(f"bit_depth must be 8 or 16, got {h.bit_depth!r}")
-    top = (1 << h.bit_depth) - 1
-    if not (0 <= h.black_level < h.white_level <= top):
-        bad(f"need 0 <= black_level < white_level <= {top} for {h.bit_depth}-bit planes, "
-            f"got black {h.black_level}, white {h.white_level}")
-    if h.orientation not in ORIENTATIONS:
-        bad(f"orientation must be one of {ORIENTATIONS} (degrees clockwise), got {h.orientation!r}")
-    if h.calibration is not None:
+    problem = _header_problem(h)
+    if problem is None and h.calibration is not None:
         unknown = set(h.calibration) - set(CALIBRATION_KEYS)
         if unknown:
-            bad(f"unknown calibration keys {sorted(unknown)}; known: {list(CALIBRATION_KEYS)}")
-        for k, v in h.calibration.items():
-            if not (isinstance(v, (int, float)) and math.isfinite(v)):
-                bad(f"calibration[{k!r}] must be a finite number, got {v!r}")
-    try:
-        json.dumps(h.tags, allow_nan=False)
-    except (TypeError, ValueError) as e:
-        bad(f"tags must be a JSON-serialisable dict ({e})")
+            problem = f"unknown calibration keys {sorted(unknown)}; known: {list(CALIBRATION_KEYS)}"
+        for k, v in h.calibration.items():   # the writer also refuses null values
+            if problem is None and v is None:
+                problem = f"calibration[{k!r}] must be a finite number, got None"
+    if problem is None:
+        try:
+            json.dumps(h.tags, allow_nan=False)
+        except (TypeError, ValueError) as e:
+            problem = f"tags must be a JSON-serialisable dict ({e})"
+    if problem is not None:
+        raise ValueError(f"DPWriter: {problem}")
     return h
 
 
@@ -197,17 +265,27 @@ class DPWriter:
             camera=str(camera), calibration=None if calibration is None else dict(calibration),
             tags=dict(tags or {}), has_rgb=bool(has_rgb)))
         self.path = Path(path)
+        meta = json.dumps(self.header.to_json(), separators=(",", ":")).encode()
+        if len(meta) > MAX_HEADER_BYTES:
+            raise ValueError(f"DPWriter: metadata is {len(meta)} bytes, over the {MAX_HEADER_BYTES}-byte limit; "
+                             f"shorten the tags")
         try:
-            self._f = open(self.path, "wb")
+            # Unbuffered: every record goes out in whole os.write calls, so a writer that is killed or hits a
+            # full disk leaves complete records plus at most one partial one, and nothing lingers in a buffer.
+            self._f = open(self.path, "wb", buffering=0)
         except OSError as e:
             raise ValueError(f"DPWriter: cannot create {self.path} ({e.strerror})") from e
-        meta = json.dumps(self.header.to_json(), separators=(",", ":")).encode()
-        self._f.write(_FILE_HEAD.pack(FILE_MAGIC, VERSION[0], VERSION[1], len(meta)) + meta
-                      + _CRC.pack(zlib.crc32(meta)))
-        self._f.flush()
         self._offsets: list[int] = []
         self._timestamps: list[float] = []
         self._closed = False
+        self._failed: OSError | None = None
+        self._end = 0
+        try:
+            self._write_all(_FILE_HEAD.pack(FILE_MAGIC, VERSION[0], VERSION[1], len(meta)) + meta
+                            + _CRC.pack(zlib.crc32(meta)))
+        except OSError as e:
+            self._f.close()
+            raise _write_error(e, f"DPWriter: cannot write the header of {self.path}") from e
 
     def __len__(self) -> int:
         return len(self._offsets)
@@ -227,6 +305,9 @@ class DPWriter:
         """Append one frame; returns its index."""
         if self._closed:
             raise ValueError(f"DPWriter: {self.path} is closed")
+        if self._failed is not None:
+            raise ValueError(f"DPWriter: an earlier write to {self.path} failed ({self._failed.strerror}); "
+                             f"the file keeps its {len(self._offsets)} complete frames")
         h = self.header
         self._check_plane("left", left, (h.height, h.width), h.dtype)
         self._check_plane("right", right, (h.height, h.width), h.dtype)
@@ -248,12 +329,30 @@ class DPWriter:
         self._write_record(FRAME_MAGIC, body)
         return index
 
+    def _write_all(self, data: bytes) -> None:
+        view = memoryview(data)
+        while view:
+            n = self._f.write(view)   # raw file: may write less than asked
+            view = view[n:]
+        self._end += len(data)
+
     def _write_record(self, magic: bytes, body: bytes) -> int:
-        offset = self._f.tell()
+        offset = self._end
         length = struct.pack("<I", len(body))
         crc = zlib.crc32(body, zlib.crc32(length))
-        self._f.write(magic + length + body + _CRC.pack(crc))
-        self._f.flush()
+        try:
+            self._write_all(magic + length + body + _CRC.pack(crc))
+        except OSError as e:
+            # e.g. a full disk: cut the partial record off (best effort) so the file ends with complete frames
+            self._failed = e
+            try:
+                os.ftruncate(self._f.fileno(), offset)
+            except OSError:
+                pass
+            self._end = offset
+            what = f"frame {len(self._offsets)}" if magic == FRAME_MAGIC else "the index"
+            raise _write_error(e, f"DPWriter: cannot write {what} to {self.path}",
+                               f"; the file keeps its {len(self._offsets)} complete frames") from e
         if magic == FRAME_MAGIC:
             self._offsets.append(offset)
             self._timestamps.append(_FRAME_FIXED.unpack_from(body)[1])
@@ -264,14 +363,20 @@ class DPWriter:
         if self._closed:
             return
         self._closed = True
+        if self._failed is not None:   # no index after a failed write: readers recover the frames by scanning
+            self._f.close()
+            return
         try:
             table = np.empty(len(self._offsets), dtype=[("offset", "<u8"), ("timestamp", "<f8")])
             table["offset"] = self._offsets
             table["timestamp"] = self._timestamps
             index_offset = self._write_record(INDEX_MAGIC, struct.pack("<Q", len(table)) + table.tobytes())
             head = struct.pack("<QQ", index_offset, len(table))
-            self._f.write(_FOOTER.pack(index_offset, len(table), zlib.crc32(head), FOOTER_MAGIC))
-            self._f.flush()
+            try:
+                self._write_all(_FOOTER.pack(index_offset, len(table), zlib.crc32(head), FOOTER_MAGIC))
+            except OSError as e:
+                raise _write_error(e, f"DPWriter: cannot write the footer of {self.path}",
+                                   f"; the file keeps its {len(self._offsets)} complete frames") from e
         finally:
             self._f.close()
 
@@ -280,6 +385,21 @@ class DPWriter:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+class DPWriteError(OSError):
+    """Writing a .dp file failed (full disk, I/O error): ``errno`` is the cause's, ``str()`` one clear line."""
+
+    def __init__(self, errno: int | None, strerror: str | None, message: str):
+        super().__init__(errno, strerror)
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+
+def _write_error(e: OSError, what: str, tail: str = "") -> DPWriteError:
+    return DPWriteError(e.errno, e.strerror, f"{what} ({e.strerror or e}){tail}")
 
 
 # ---------------------------------------------------------------- reader
@@ -296,19 +416,28 @@ class DPReader:
     def __init__(self, path: str | os.PathLike):
         self.path = Path(path)
         if not self.path.is_file():
-            raise DPFormatError(f"{self.path}: no such .dp file")
-        self._f = open(self.path, "rb")
-        self._lock = threading.Lock()
-        self._size = os.fstat(self._f.fileno()).st_size
-        self.header = self._read_header()
-        self.damage: DPFormatError | None = None
-        self.recovered = False
-        offsets = self._read_index()
-        if offsets is None:
-            self.recovered = True
-            offsets = self._scan()
-        self._offsets = offsets
-        self._frames_ok: int | None = None
+            what = "is a folder, not a .dp file" if self.path.is_dir() else "no such .dp file"
+            raise DPFormatError(f"{self.path}: {what}")
+        try:
+            self._f = open(self.path, "rb")
+        except OSError as e:
+            raise DPFormatError(f"{self.path}: cannot open the .dp file ({e.strerror})") from e
+        try:
+            self._lock = threading.Lock()
+            self._size = os.fstat(self._f.fileno()).st_size
+            self.header = self._read_header()
+            self._max_body = _frame_budget(self.header)
+            self.damage: DPFormatError | None = None
+            self.recovered = False
+            offsets = self._read_index()
+            if offsets is None:
+                self.recovered = True
+                offsets = self._scan()
+            self._offsets = offsets
+            self._frames_ok: int | None = None
+        except BaseException:
+            self._f.close()
+            raise
 
     # -- opening
     def _err(self, msg, frame=None, offset=None) -> DPFormatError:
@@ -322,6 +451,13 @@ class DPReader:
         _, major, minor, n = _FILE_HEAD.unpack(head)
         if major != VERSION[0]:
             raise self._err(f".dp version {major}.{minor} is not supported (this reader reads {VERSION[0]}.x)")
+        # n is untrusted: check it against the file size and a cap before reading (read(n) allocates n bytes)
+        if n > MAX_HEADER_BYTES:
+            raise self._err(f"file header claims {n} bytes of metadata, over the {MAX_HEADER_BYTES}-byte limit "
+                            f"(corrupted header)")
+        if _FILE_HEAD.size + n + 4 > self._size:
+            raise self._err(f"file header is truncated (needs {_FILE_HEAD.size + n + 4} bytes, "
+                            f"the file has {self._size})")
         meta = self._f.read(n)
         crc = self._f.read(4)
         if len(meta) < n or len(crc) < 4:
@@ -330,9 +466,13 @@ class DPReader:
             raise self._err("file header checksum mismatch (corrupted metadata)")
         self._data_start = _FILE_HEAD.size + n + 4
         try:
-            return DPHeader.from_json(json.loads(meta))
-        except (ValueError, KeyError, TypeError) as e:
-            raise self._err(f"file header JSON is invalid ({e})") from e
+            header = DPHeader.from_json(json.loads(meta))
+        except (ValueError, KeyError, TypeError, RecursionError) as e:   # RecursionError: deeply nested JSON
+            raise self._err(f"file header JSON is invalid ({_one_line(e)})") from e
+        problem = _header_problem(header)
+        if problem is not None:
+            raise self._err(f"file header is invalid: {problem}")
+        return header
 
     def _pread(self, offset: int, n: int) -> bytes:
         with self._lock:
@@ -340,20 +480,35 @@ class DPReader:
             return self._f.read(n)
 
     def _read_index(self) -> np.ndarray | None:
+        """Frame offsets from the index, or None when there is no index that can be trusted (then the
+        records are scanned). Every number is checked against the file before it is used."""
         if self._size < self._data_start + _FOOTER.size:
             return None
         index_offset, count, crc, magic = _FOOTER.unpack(self._pread(self._size - _FOOTER.size, _FOOTER.size))
         if magic != FOOTER_MAGIC or zlib.crc32(struct.pack("<QQ", index_offset, count)) != crc:
             return None
         body_len = 8 + 16 * count
-        if index_offset + 12 + body_len > self._size - _FOOTER.size:
+        if index_offset < self._data_start or index_offset + 12 + body_len > self._size - _FOOTER.size:
             return None
         rec = self._pread(index_offset, 12 + body_len)
         m, n = _RECORD_HEAD.unpack_from(rec)
         if m != INDEX_MAGIC or n != body_len or zlib.crc32(rec[4:8 + n]) != _CRC.unpack_from(rec, 8 + n)[0]:
             return None
-        table = np.frombuffer(rec, dtype=[("offset", "<u8"), ("timestamp", "<f8")], count=count, offset=16)
-        return table["offset"].astype(np.int64)
+        if struct.unpack_from("<Q", rec, 8)[0] != count:   # the index's own count must agree with the footer
+            return None
+        offsets = np.frombuffer(rec, dtype=[("offset", "<u8"), ("timestamp", "<f8")], count=count,
+                                offset=16)["offset"]
+        # the records tile the file from the header to the index: the first starts right after the header, they
+        # increase, and the last one ends where the index starts (one record header read checks that)
+        if count == 0:
+            return offsets.astype(np.int64) if index_offset == self._data_start else None
+        if (int(offsets[0]) != self._data_start or int(offsets[-1]) + 12 > index_offset
+                or (count > 1 and bool((np.diff(offsets.astype(np.float64)) < 12).any()))):
+            return None
+        head = self._pread(int(offsets[-1]), _RECORD_HEAD.size)
+        if len(head) < _RECORD_HEAD.size or int(offsets[-1]) + 12 + _RECORD_HEAD.unpack(head)[1] != index_offset:
+            return None
+        return offsets.astype(np.int64)
 
     def _scan(self) -> np.ndarray:
         """Walk record headers from the first frame; stop at the end, the index, or the first bad record."""
@@ -361,7 +516,10 @@ class DPReader:
         while pos < self._size:
             frame = len(offsets)
             head = self._pread(pos, _RECORD_HEAD.size)
-            if head[:4] == INDEX_MAGIC:  # the index follows the last frame (its footer is broken or cut)
+            # the index follows the last frame (its footer is broken or cut): a clean end, also when the file
+            # is cut inside the index magic where that cannot be the start of a frame record ("DPI")
+            if head[:4] == INDEX_MAGIC or (len(head) < 4 and INDEX_MAGIC.startswith(head)
+                                           and not FRAME_MAGIC.startswith(head)):
                 break
             if len(head) < _RECORD_HEAD.size:
                 self.damage = self._err(f"record header is truncated (file ends after {len(head)} bytes)",
@@ -371,6 +529,10 @@ class DPReader:
             if magic != FRAME_MAGIC:
                 self.damage = self._err(f"bad record magic {magic!r} (corrupted data)", frame, pos)
                 break
+            if n > self._max_body:
+                self.damage = self._err(f"record length {n} is impossible for {self._shape_name()} frames "
+                                        f"(corrupted length field)", frame, pos)
+                break
             end = pos + _RECORD_HEAD.size + n + 4
             if end > self._size:
                 self.damage = self._err(f"record is truncated ({self._size - pos} of {end - pos} bytes present)",
@@ -379,6 +541,10 @@ class DPReader:
             offsets.append(pos)
             pos = end
         return np.asarray(offsets, dtype=np.int64)
+
+    def _shape_name(self) -> str:
+        h = self.header
+        return f"{h.width}x{h.height} {h.dtype.name}" + (" + rgb" if h.has_rgb else "")
 
     # -- access
     def __len__(self) -> int:
@@ -393,8 +559,12 @@ class DPReader:
         magic, n = _RECORD_HEAD.unpack(head)
         if magic != FRAME_MAGIC:
             raise self._err(f"bad record magic {magic!r} (corrupted data)", i, off)
+        if n > self._max_body:
+            raise self._err(f"record length {n} is impossible for {self._shape_name()} frames "
+                            f"(corrupted length field)", i, off)
         if off + _RECORD_HEAD.size + n + 4 > self._size:
-            raise self._err("record is truncated", i, off)
+            raise self._err(f"record is truncated ({self._size - off} of {_RECORD_HEAD.size + n + 4} bytes "
+                            f"present)", i, off)
         rec = self._pread(off + 4, n + 8)
         if zlib.crc32(rec[:4 + n]) != _CRC.unpack_from(rec, 4 + n)[0]:
             raise self._err("checksum mismatch (corrupted frame)", i, off)
@@ -411,18 +581,33 @@ class DPReader:
         off, body = self._record(i)
         h = self.header
         try:
+            if len(body) < _FRAME_FIXED.size:
+                raise ValueError(f"frame body is {len(body)} bytes, shorter than its {_FRAME_FIXED.size}-byte head")
             index, ts, count = _FRAME_FIXED.unpack_from(body)
             if index != i:
                 raise ValueError(f"record says it is frame {index}")
+            if not math.isfinite(ts):
+                raise ValueError(f"timestamp {ts} is not finite")
+            if count > MAX_PLANES:
+                raise ValueError(f"{count} planes, more than the {MAX_PLANES} a frame can have")
             pos = _FRAME_FIXED.size + count * _PLANE_DESC.size
+            if pos > len(body):
+                raise ValueError(f"{count} plane descriptors do not fit in a {len(body)}-byte body")
             jobs = {}
             for k in range(count):
                 pid, codec, filt, length = _PLANE_DESC.unpack_from(body, _FRAME_FIXED.size + k * _PLANE_DESC.size)
-                if pid not in PLANE_IDS.values():  # a plane from a later minor version: skip it
-                    pos += length
+                if pos + length > len(body):
+                    raise ValueError(f"plane {k} ({length} bytes at body offset {pos}) runs past the end of the "
+                                     f"{len(body)}-byte record")
+                if pid not in PLANE_IDS.values() or (pid == PLANE_IDS["rgb"] and not h.has_rgb):
+                    pos += length   # a plane from a later minor version (or one the header does not announce)
                     continue
+                if pid in jobs:
+                    raise ValueError(f"plane id {pid} appears twice")
                 if codec != CODEC_ZLIB:
                     raise ValueError(f"unknown codec {codec}")
+                if filt not in (FILTER_NONE, FILTER_SUB):
+                    raise ValueError(f"unknown plane filter {filt}")
                 if pid == PLANE_IDS["rgb"]:
                     shape, dtype = (h.height, h.width, 3), np.dtype(np.uint8)
                 else:
@@ -430,10 +615,12 @@ class DPReader:
                 jobs[pid] = _POOL.submit(_decode_plane, body[pos:pos + length], shape, dtype, filt)
                 pos += length
             planes = {pid: job.result() for pid, job in jobs.items()}
-            left, right = planes[0], planes[1]
+            for name in ("left", "right") + (("rgb",) if h.has_rgb else ()):
+                if PLANE_IDS[name] not in planes:
+                    raise ValueError(f"the {name} plane is missing")
         except (ValueError, KeyError, struct.error, zlib.error) as e:
-            raise self._err(f"cannot decode ({e})", i, off) from e
-        return DPFrame(i, float(ts), left, right, planes.get(2))
+            raise self._err(f"cannot decode ({_one_line(e)})", i, off) from e
+        return DPFrame(i, float(ts), planes[0], planes[1], planes.get(2))
 
     def __iter__(self) -> Iterator[DPFrame]:
         for i in range(len(self)):

@@ -1,8 +1,13 @@
-"""Frame sources for the pipeline: a .dp file, a folder (or glob) of DP pairs, or an LF folder.
+"""Frame sources for the pipeline: a .dp file, a folder (or glob) of DP pairs, an LF folder, a side-by-side
+video, or a camera / network stream.
 
-``open_source(path)`` -> FrameSource, an iterable of normalised frames (architecture.md "Normalised
-frame"). Image sequences and light fields go through the converter's layout readers
-(``engine.io.convert.open_layout``), so ``dplf run`` sees exactly what ``dplf convert`` would store.
+``open_source(spec)`` -> an iterable of normalised frames (architecture.md "Normalised frame"): a
+FrameSource for files and folders, an ``engine.io.video.VideoSource`` for a video file (detected by its
+extension), an ``engine.io.video.CameraSource`` for an int, "camera:N", "/dev/videoN", a stream URL
+(rtsp://, http://, ...) or a ``(left, right)`` pair of those. Image sequences and light fields go through the
+converter's layout readers (``engine.io.convert.open_layout``), so ``dplf run`` sees exactly what ``dplf
+convert`` would store. Every source has ``live`` (True: frames may be dropped when the consumer is slow),
+``name``, ``fps`` and ``layout``.
 """
 from __future__ import annotations
 
@@ -44,8 +49,12 @@ class FrameSource:
     ``len(src)``, iteration, ``src[k]`` (k-th selected frame; ``Frame.index`` is the source index),
     ``fps``, ``name``, ``layout``, ``calibration``, ``tags``, ``height``/``width`` (output size), ``scale``
     (output / stored width). A damaged .dp frame raises DPFormatError, or with ``skip_bad=True`` is
-    reported with a warning and skipped.
+    reported and skipped: through ``report_skip(index, exc)`` when set (Pipeline.stream sets it so that its
+    ``on_skip`` callback hears about it), else with a warning.
     """
+
+    live = False
+    report_skip = None
 
     def __init__(self, header: DPHeader, load, count: int, *, name: str, layout: str,
                  max_size: int | None = None, start: int = 0, frames: int | None = None,
@@ -97,11 +106,18 @@ class FrameSource:
             except DPFormatError as e:
                 if not self.skip_bad:
                     raise
-                warnings.warn(f"skipping bad frame: {e}", stacklevel=2)
+                if self.report_skip is not None:
+                    self.report_skip(self.start + k, e)
+                else:
+                    warnings.warn(f"skipping bad frame: {e}", stacklevel=2)
         if self._damage is not None and self.stop == self._count:
             if not self.skip_bad:
                 raise self._damage
-            warnings.warn(f"source ends with a damaged frame: {self._damage}", stacklevel=2)
+            if self.report_skip is not None:
+                frame = getattr(self._damage, "frame", None)
+                self.report_skip(self._count if frame is None else frame, self._damage)
+            else:
+                warnings.warn(f"source ends with a damaged frame: {self._damage}", stacklevel=2)
 
     def close(self) -> None:
         if self._closer is not None:
@@ -114,14 +130,36 @@ class FrameSource:
         self.close()
 
 
-def open_source(path: str | os.PathLike, *, max_size: int | None = None, start: int = 0,
-                frames: int | None = None, skip_bad: bool = False) -> FrameSource:
-    """Open a .dp file, a folder or glob of DP pairs (pixel4 / dp-pairs layouts) or an LF folder (hci /
-    lytro, DP synthesised on the fly over the full aperture) as a FrameSource of normalised frames."""
+def open_source(path, *, max_size: int | None = None, start: int = 0, frames: int | None = None,
+                skip_bad: bool = False, layout: str | None = None, timeout_s: float = 5.0):
+    """Open a source of normalised frames.
+
+    path: a .dp file, a folder or glob of DP pairs (pixel4 / dp-pairs layouts), an LF folder (hci / lytro,
+        DP synthesised on the fly over the full aperture), a side-by-side video (by extension, VIDEO_EXTS),
+        or a live source: an int / "camera:N" / "/dev/videoN" / stream URL, or a (left, right) pair of them.
+    layout: force a file layout (``engine.io.convert.LAYOUTS``; "sbs-video" or "sbs" for a video with another
+        extension); for a camera, "sbs" (default) or "dp-pair".
+    timeout_s: open/read timeout of cameras and streams.
+    Bad input raises ValueError (or VideoSourceError, an OSError, for a camera) with one line.
+    """
+    from engine.io.video import CameraSource, VideoSource, is_video_path, parse_camera
+
+    if isinstance(path, (tuple, list)) or parse_camera(path) is not None:
+        if start:
+            raise ValueError(f"start={start} does not apply to a live source ({path!r}); drop --start")
+        cam_layout = layout or ("dp-pair" if isinstance(path, (tuple, list)) else "sbs")
+        return CameraSource(path, cam_layout, max_size=max_size, frames=frames, timeout_s=timeout_s)
+    if not isinstance(path, (str, os.PathLike)):
+        raise ValueError(f"cannot open {path!r} as a source; pass a path, a camera index or a stream URL")
     path = Path(path)
     if not path.exists() and not any(ch in str(path) for ch in "*?["):
-        raise ValueError(f"input {path} does not exist; pass a .dp file, a DP-pair folder or an LF folder")
-    layout = detect_layout(path)
+        raise ValueError(f"input {path} does not exist; pass a .dp file, a DP-pair folder, an LF folder, "
+                         f"a side-by-side video or a camera (camera:N)")
+    if path.is_file() and (layout in ("sbs", "sbs-video") or (layout is None and is_video_path(path))):
+        # streamed straight from OpenCV (constant memory), not through the converter's sequence reader
+        return VideoSource(path, max_size=max_size, start=start, frames=frames)
+    if layout is None:
+        layout = detect_layout(path)
     common = dict(max_size=max_size, start=start, frames=frames, skip_bad=skip_bad, layout=layout)
     if layout == "dp":
         reader = DPReader(path)
