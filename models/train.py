@@ -59,6 +59,7 @@ class TrainConfig:
     dpmv: str = ""                       # dp: real 3-view DP captures (a dpMV root or a folder of roots; models.dpmv)
     dpmv_ratio: float = 0.5              # dp: share of each batch drawn from the real captures
     synthetic: str = "v1"                # "v1" (layered scenes, disc / LF-grid apertures) or "v2" (realistic_config)
+    max_u: float = 1.2                   # training views at |u|, |v| <= max_u (> 1: extrapolated baselines)
     device: str = "cpu"                  # "cpu" or "cuda" (the GPU recipe); weights are always saved for the CPU
     workers: int = 0                     # >0: render synthetic samples in that many processes (models.sample_pool)
     init: str = ""                       # start from these weights (.pt) instead of the registry's initialisation
@@ -102,15 +103,18 @@ def _scene_config(rng: np.random.Generator, max_disparity: tuple = (3.0, 18.0)):
     )
 
 
-def _view_positions(rng: np.random.Generator, count: int) -> np.ndarray:
-    """(u, v) in [-1.2, 1.2]^2 with more mass off-centre (|u| ~ 1.2 sqrt(U)).  -> float32 [count, 2]"""
-    mag = 1.2 * np.sqrt(rng.uniform(0.0, 1.0, (count, 2)))
+def _view_positions(rng: np.random.Generator, count: int, max_u: float = 1.2) -> np.ndarray:
+    """(u, v) in [-max_u, max_u]^2 with more mass off-centre (|u| ~ max_u sqrt(U)).  -> float32 [count, 2]
+
+    max_u > 1 trains extrapolation beyond the aperture: the phone-like protocol asks for views at about
+    3x the DP baseline (u up to ~3 on HCI)."""
+    mag = max_u * np.sqrt(rng.uniform(0.0, 1.0, (count, 2)))
     return (mag * rng.choice([-1.0, 1.0], (count, 2))).astype(np.float32)
 
 
 def render_training_sample(seed: int, size: int, task: str, teacher: str = "gt", views: int = 3,
                            max_disparity: tuple = (3.0, 18.0), with_views: bool = False,
-                           synthetic: str = "v1") -> dict:
+                           synthetic: str = "v1", max_u: float = 1.2) -> dict:
     """One synthetic training sample as float32 CHW arrays: dp [2,H,W], rgb [3,H,W], disparity [1,H,W]
     (the label: GT or SGBM teacher), valid [1,H,W] (label trusted), gt_disparity [1,H,W], views [P,3,H,W], positions [P,2]."""
     from models.synthetic import render_sample
@@ -122,7 +126,7 @@ def render_training_sample(seed: int, size: int, task: str, teacher: str = "gt",
         cfg = realistic_config(rng)
     else:
         cfg = _scene_config(rng, max_disparity)
-    positions = _view_positions(rng, views) if task == "lf" or with_views else None
+    positions = _view_positions(rng, views, max_u) if task == "lf" or with_views else None
     s = render_sample(seed, size, size, positions=positions, cfg=cfg,
                       stereo_baseline=2.0 if teacher == "sgbm" else None)
     label, valid = s.disparity, np.ones_like(s.disparity)
@@ -187,7 +191,7 @@ class SampleBuffer:
 
             fn = partial(render_training_sample, size=cfg.size, task=cfg.task, teacher=cfg.teacher,
                          views=cfg.views_per_sample, max_disparity=tuple(cfg.max_disparity),
-                         with_views=cfg.dp_loss == "render", synthetic=cfg.synthetic)
+                         with_views=cfg.dp_loss == "render", synthetic=cfg.synthetic, max_u=cfg.max_u)
             self.pool = SamplePool(fn, cfg.workers, self.next_seed + 1, in_flight=4 * cfg.workers)
         self._ready: list[dict] = []
 
@@ -199,7 +203,8 @@ class SampleBuffer:
         self.next_seed += 1
         return render_training_sample(self.next_seed, self.cfg.size, self.cfg.task, self.cfg.teacher,
                                       self.cfg.views_per_sample, tuple(self.cfg.max_disparity),
-                                      with_views=self.cfg.dp_loss == "render", synthetic=self.cfg.synthetic)
+                                      with_views=self.cfg.dp_loss == "render", synthetic=self.cfg.synthetic,
+                                      max_u=self.cfg.max_u)
 
     def close(self) -> None:
         if self.pool is not None:
@@ -248,8 +253,10 @@ class SampleBuffer:
         return out
 
 
-def fixed_batch(seed: int, n: int, size: int, task: str, teacher: str = "gt", views: int = 3) -> dict:
-    samples = [render_training_sample(seed + i, size, task, teacher, views) for i in range(n)]
+def fixed_batch(seed: int, n: int, size: int, task: str, teacher: str = "gt", views: int = 3,
+                synthetic: str = "v1", max_u: float = 1.2) -> dict:
+    samples = [render_training_sample(seed + i, size, task, teacher, views, synthetic=synthetic, max_u=max_u)
+               for i in range(n)]
     return {k: torch.from_numpy(np.stack([s[k] for s in samples])) for k in samples[0]}
 
 
@@ -393,7 +400,8 @@ def train(cfg: TrainConfig, log=print) -> dict:
     device = torch.device(cfg.device)
     model.to(device)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
-    val = fixed_batch(900_000_000 + cfg.seed, 8, cfg.size, cfg.task, "gt", cfg.views_per_sample)
+    val = fixed_batch(900_000_000 + cfg.seed, 8, cfg.size, cfg.task, "gt", cfg.views_per_sample,
+                      cfg.synthetic, cfg.max_u if cfg.task == "lf" else 1.2)
     real, real_val = _real_data(cfg, log)
     buffer = SampleBuffer(cfg, real)
     buffer.refresh(min(cfg.buffer, 4 * cfg.batch))
@@ -515,6 +523,7 @@ def write_model_card(cfg: TrainConfig, result: dict, path: Path) -> None:
            + (f" --dp-loss {cfg.dp_loss}" if cfg.task == "dp" and cfg.dp_loss != "l1" else "")
            + (f" --dpmv {cfg.dpmv} --dpmv-ratio {cfg.dpmv_ratio:g}" if "dpmv" in result else "")
            + (f" --synthetic {cfg.synthetic}" if cfg.synthetic != "v1" else "")
+           + (f" --max-u {cfg.max_u:g}" if cfg.max_u != 1.2 else "")
            + (f" --buffer {cfg.buffer} --refresh {cfg.refresh}" if (cfg.buffer, cfg.refresh) != (64, 2) else "")
            + (f" --init {cfg.init}" if cfg.init else "")
            + (f" --device {cfg.device} --workers {cfg.workers}" if cfg.device != "cpu" or cfg.workers else ""))
@@ -651,6 +660,7 @@ def train_command(
     dpmv: str = "",
     dpmv_ratio: float = 0.5,
     synthetic: str = "v1",
+    max_u: float = 1.2,
     device: str = "cpu",
     workers: int = 0,
     init: str = "",
@@ -666,7 +676,7 @@ def train_command(
         cfg = TrainConfig(task=task, minutes=minutes, steps=steps, seed=seed, teacher=teacher, out=out,
                           batch=batch, size=size, lr=lr, threads=threads, export=export,
                           eval_data=eval_data, dp_weights=dp_weights, dp_loss=dp_loss,
-                          dpmv=dpmv, dpmv_ratio=dpmv_ratio, device=device, workers=workers, init=init, synthetic=synthetic,
+                          dpmv=dpmv, dpmv_ratio=dpmv_ratio, device=device, workers=workers, init=init, synthetic=synthetic, max_u=max_u,
                           buffer=buffer, refresh=refresh).resolved()
         if cfg.dpmv and cfg.task == "dp":
             from models.dpmv import find_captures
