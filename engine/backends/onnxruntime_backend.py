@@ -110,6 +110,10 @@ class OrtCudaBackend(Backend):
     def probe(cls) -> Probe:
         if "CUDAExecutionProvider" not in ort.get_available_providers():
             return Probe(False, "onnxruntime has no CUDAExecutionProvider (install dplf[gpu] on a CUDA machine)")
+        from importlib.util import find_spec
+
+        if find_spec("cupy") is None:   # the pipeline's stream and device buffers
+            return Probe(False, "CuPy is not installed (pip install 'dplf[gpu]')")
         return Probe(True, f"onnxruntime {ort.__version__}, CUDAExecutionProvider")
 
     def load(self, onnx_path: Path) -> Session:
