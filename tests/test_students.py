@@ -108,3 +108,22 @@ def test_renderer_per_sample_positions_and_gradients():
     assert layers.grad is not None and torch.isfinite(layers.grad).all()
     with pytest.raises(ValueError, match="planes must be"):
         render_layers_torch(layers, planes[:, :2], pos)
+
+
+def test_lf_planes_ignore_a_few_far_outliers_but_keep_a_small_near_object():
+    import torch
+
+    from models.students import build
+
+    net = build("lf-layers-v1").eval()
+    offsets = net.plane_offsets.detach().view(-1)
+    clean = torch.full((1, 1, 80, 80), -2.0)
+    clean[..., 56:, 56:] = 3.0                               # a near object on 9 % of the frame: range [-2, 3]
+    noisy = clean.clone()
+    noisy[..., :8, :8] = -16.0                               # one 8x8 block of a far-off D (a flat-region failure)
+    with torch.no_grad():
+        (p_clean, _), (p_noisy, _) = net.planes_from(clean), net.planes_from(noisy)
+    expected = 0.5 * (3.0 - 2.0) + 0.5 * (3.0 + 2.0) * offsets
+    # the quantiles are read off a 256-step grid between min and max: (3 - -16) / 255 = 0.075 px resolution
+    torch.testing.assert_close(p_clean[0], expected, atol=0.08, rtol=0)
+    torch.testing.assert_close(p_noisy[0], expected, atol=0.08, rtol=0)   # min/max alone: a plane at -16
