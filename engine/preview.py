@@ -3,7 +3,7 @@
 From one frame of a dplf-run folder (or of a source that is run first at a small size) it writes
   contact_NNNNNN.png    the V x U views as one image (row v, column u), 2-pixel gaps, capped in size
   wiggle_NNNNNN.mp4     the views around the outer ring of the grid, clockwise from the top-left, 3 loops
-  wiggle_NNNNNN.gif     the same, looping forever; only when Pillow is importable (not a base dependency)
+  wiggle_NNNNNN.gif     the same, looping forever (Pillow, a base dependency; skipped if it is missing)
   disparity_NNNNNN.png  the disparity colour map (TURBO, symmetric +-limit) with a labelled colour bar
 Pure numpy + OpenCV (+ optional Pillow), no torch.
 """
