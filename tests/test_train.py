@@ -101,3 +101,18 @@ def test_backward_warp_is_the_spec_view_formula():
     views = backward_warp(rgb, d, torch.tensor([[[1.5, 0.0], [0.0, -1.0]]]))
     torch.testing.assert_close(views[0, 0, :, :, :-3], rgb[0, :, :, 3:])       # x + 3
     torch.testing.assert_close(views[0, 1, :, 2:, :], rgb[0, :, :-2, :])       # y - 2
+
+
+def test_v2_samples_and_extrapolated_views_train(tmp_path):
+    """--synthetic v2 and --max-u reach the renderer: views sit beyond the aperture, and a few steps train."""
+    import numpy as np
+
+    from models.train import TrainConfig, render_training_sample, train
+
+    s = render_training_sample(7, 48, "lf", views=6, synthetic="v2", max_u=3.5)
+    assert np.abs(s["positions"]).max() > 1.2 and np.abs(s["positions"]).max() <= 3.5
+    assert s["views"].shape == (6, 3, 48, 48) and np.isfinite(s["views"]).all()
+    res = train(TrainConfig(task="lf", steps=2, batch=2, size=48, buffer=4, synthetic="v2", max_u=3.5,
+                            export=False, out=str(tmp_path), val_every=1000), log=lambda m: None)
+    assert res["steps"] == 2 and (tmp_path / "lf-layers-v1.pt").is_file()
+    assert "--synthetic v2" in (tmp_path / "lf-layers-v1.md").read_text()
