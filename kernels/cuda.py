@@ -62,6 +62,22 @@ def _out(cp, out, shape, dtype, where):
     return out
 
 
+def _positions(cp, positions, where: str):
+    """positions as a contiguous float32 cupy [P, 2] (u, v), or a one-line error."""
+    positions = cp.ascontiguousarray(cp.asarray(positions, dtype=cp.float32))
+    if positions.ndim != 2 or positions.shape[1] != 2:
+        raise ValueError(f"{where}: positions must be [P, 2] (u, v), got {positions.shape}")
+    return positions
+
+
+def _out_dtype(out_dtype, allowed, where: str) -> np.dtype:
+    out_dtype = np.dtype(out_dtype)
+    if out_dtype not in allowed:
+        raise ValueError(f"{where}: out_dtype must be {' or '.join(np.dtype(a).name for a in allowed)}, "
+                         f"got {out_dtype}")
+    return out_dtype
+
+
 def render_layers(layers, planes, positions, baseline: float = 1.0, out=None, out_dtype=np.float32):
     """GPU render_layers: layers cupy float32/float16 [L, R, 3, H, W] -> cupy [P, H, W, 3] of out_dtype."""
     cp = _cupy()
@@ -133,13 +149,10 @@ def render_layers_packed(packed, planes, positions, rank: int, baseline: float =
                          f"{packed_channels(rank, packed.dtype)}], got {packed.dtype} {packed.shape}")
     L, H, W, _ = packed.shape
     planes = cp.ascontiguousarray(cp.asarray(planes, dtype=cp.float32).reshape(-1))
-    positions = cp.ascontiguousarray(cp.asarray(positions, dtype=cp.float32))
-    if L > 8 or planes.shape != (L,) or positions.ndim != 2 or positions.shape[1] != 2:
-        raise ValueError(f"render_layers_packed: need L <= 8, planes [L={L}], positions [P, 2]; got "
-                         f"{planes.shape}, {positions.shape}")
-    out_dtype = np.dtype(out_dtype)
-    if out_dtype not in (np.dtype(np.float32), np.dtype(np.uint8)):
-        raise ValueError(f"render_layers_packed: out_dtype must be float32 or uint8, got {out_dtype}")
+    positions = _positions(cp, positions, "render_layers_packed")
+    if L > 8 or planes.shape != (L,):
+        raise ValueError(f"render_layers_packed: need L <= 8 and planes [L={L}]; got {planes.shape}")
+    out_dtype = _out_dtype(out_dtype, (np.float32, np.uint8), "render_layers_packed")
     P = positions.shape[0]
     out = _out(cp, out, (P, H, W, 3), out_dtype, "render_layers_packed")
     if P == 0:
@@ -170,12 +183,8 @@ def dibr_warp(rgb, disparity, positions, baseline: float = 1.0, out=None, out_dt
     disparity = cp.ascontiguousarray(cp.asarray(disparity, dtype=cp.float32))
     if disparity.shape != (H, W):
         raise ValueError(f"dibr_warp: disparity must be [H, W] = {(H, W)}, got {disparity.shape}")
-    positions = cp.ascontiguousarray(cp.asarray(positions, dtype=cp.float32))
-    if positions.ndim != 2 or positions.shape[1] != 2:
-        raise ValueError(f"dibr_warp: positions must be [P, 2] (u, v), got {positions.shape}")
-    out_dtype = np.dtype(out_dtype)
-    if out_dtype not in (np.dtype(np.float32), np.dtype(np.uint8)):
-        raise ValueError(f"dibr_warp: out_dtype must be float32 or uint8, got {out_dtype}")
+    positions = _positions(cp, positions, "dibr_warp")
+    out_dtype = _out_dtype(out_dtype, (np.float32, np.uint8), "dibr_warp")
     P = positions.shape[0]
     out = _out(cp, out, (P, H, W, 3), out_dtype, "dibr_warp")
     if P == 0:

@@ -76,3 +76,15 @@ def cuda_device_count() -> int:
         return count.value
     except (OSError, AttributeError):
         return 0
+
+
+def onnx_metadata(path) -> dict:
+    """An ONNX file's metadata_props ({} without the `onnx` package or on a read error: it is informational;
+    `model_name` names the registered student)."""
+    try:
+        import onnx
+
+        proto = onnx.load(str(path), load_external_data=False)
+    except Exception:  # noqa: BLE001 - ImportError, or an unreadable file that the backend will report itself
+        return {}
+    return {p.key: p.value for p in proto.metadata_props}

@@ -15,20 +15,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .base import Backend, BackendUnavailable, Probe, Session
+from .base import Backend, BackendUnavailable, Probe, Session, onnx_metadata
 
 INSTALL = "pip install 'dplf[tensorrt]' on a machine with an NVIDIA GPU"
-
-
-def read_onnx_metadata(path) -> dict:
-    """metadata_props of an ONNX file ({} without the `onnx` package or on any read error)."""
-    try:
-        import onnx
-
-        proto = onnx.load(str(path), load_external_data=False)
-        return {p.key: p.value for p in proto.metadata_props}
-    except Exception:  # noqa: BLE001 - metadata is informational
-        return {}
 
 
 class TrtSession(Session):
@@ -193,4 +182,4 @@ class TrtBackend(Backend):
 
         src = source_onnx(onnx_path, self.precision, trt.__version__)
         engine = load_or_build(src, self.precision, self.cache_dir, self.profile)
-        return TrtSession(engine, read_onnx_metadata(onnx_path))
+        return TrtSession(engine, onnx_metadata(onnx_path))

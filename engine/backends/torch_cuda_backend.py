@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .base import Backend, BackendUnavailable, Probe, Session, cuda_device_count
+from .base import Backend, BackendUnavailable, Probe, Session, cuda_device_count, onnx_metadata
 
 
 #: How the DP student's matching runs on the GPU ("conv", "matmul" or "cuda": models/defocus_matching.py);
@@ -153,15 +153,6 @@ def _require(feeds: dict, name: str):
     if name not in feeds:
         raise ValueError(f"model input {name!r} was not given (got {sorted(feeds)})")
     return feeds[name]
-
-
-def onnx_metadata(onnx_path: Path) -> dict:
-    """An ONNX file's metadata_props ({} when onnx is missing); `model_name` names the registered model."""
-    try:
-        import onnx
-    except ImportError:
-        return {}
-    return {p.key: p.value for p in onnx.load(str(onnx_path), load_external_data=False).metadata_props}
 
 
 class TorchCudaBackend(Backend):

@@ -35,6 +35,16 @@ class Frame:
     rgb: np.ndarray | None = None
 
 
+def check_selection(name: str, start: int, frames: int | None, max_size: int | None) -> None:
+    """One-line errors for a source's frame range and output size options."""
+    if start < 0:
+        raise ValueError(f"{name}: start must be >= 0, got {start}")
+    if frames is not None and frames < 1:
+        raise ValueError(f"{name}: frames must be >= 1, got {frames}")
+    if max_size is not None and max_size < 1:
+        raise ValueError(f"{name}: max_size must be >= 1, got {max_size}")
+
+
 def output_size(height: int, width: int, max_size: int | None) -> tuple[int, int]:
     """(H, W) after downsizing so that max(H, W) <= max_size (never upsizes)."""
     if max_size is None or max(height, width) <= max_size:
@@ -62,12 +72,7 @@ class FrameSource:
         self.header, self._load = header, load
         self.name, self.layout, self.skip_bad = name, layout, skip_bad
         self._damage, self._closer = damage, closer
-        if start < 0:
-            raise ValueError(f"{name}: start must be >= 0, got {start}")
-        if frames is not None and frames < 1:
-            raise ValueError(f"{name}: frames must be >= 1, got {frames}")
-        if max_size is not None and max_size < 1:
-            raise ValueError(f"{name}: max_size must be >= 1, got {max_size}")
+        check_selection(name, start, frames, max_size)
         if count == 0:
             raise ValueError(f"{name}: the source has no readable frames" + (f" ({damage})" if damage else ""))
         if start >= count:

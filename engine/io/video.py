@@ -252,14 +252,11 @@ class VideoSource(_SourceBase):
                  frames: int | None = None):
         from engine.io.dpfile import DPHeader
 
+        from engine.io.sources import check_selection
+
         self.path = Path(path)
         self.name = self.path.stem
-        if start < 0:
-            raise ValueError(f"{self.name}: start must be >= 0, got {start}")
-        if frames is not None and frames < 1:
-            raise ValueError(f"{self.name}: frames must be >= 1, got {frames}")
-        if max_size is not None and max_size < 1:
-            raise ValueError(f"{self.name}: max_size must be >= 1, got {max_size}")
+        check_selection(self.name, start, frames, max_size)
         if not self.path.is_file():
             raise ValueError(f"video {self.path} does not exist; pass a side-by-side (left|right) video file")
         info = video_info(self.path)
