@@ -253,7 +253,7 @@ MODELS: dict[str, dict] = {
                        "dp": "float32 [N,2,H,W] in [0,1]",
                        "disparity": "float32 [N,1,H,W], D in px"},
             "outputs": {"layers": "float32 [N,L,R,3,H,W] > 0", "planes": "float32 [N,L], D units (px)"},
-            "architecture": "planes spread from min to max of 8x8-averaged D (learned offsets); log-domain layers "
+            "architecture": "planes spread between the 2 % and 98 % quantiles of 8x8-averaged D (learned offsets); log-domain layers "
                             "exp(alpha_l log(rgb) + delta_lr), alpha = soft assignment of D to planes; "
                             "3-level UNet (zero-init head) predicts delta and alpha corrections",
             "max_params": 3_000_000,
@@ -287,7 +287,9 @@ def _register_defocus_student() -> None:
         card=dict(MODELS["dp-learned-cv-v0"]["card"],
                   architecture="fixed defocus-aware DP matching (k_R*left = k_L*right for the half-aperture "
                                "kernels of 4 aperture families, D in [-16, 16] px, 15x15 window, WTA + parabola) "
-                               "+ a 3-level UNet refinement with zero-initialised head; no normalisation layers"))
+                               "+ a 3-level UNet refinement with zero-initialised head + a fixed texture-gated "
+                               "guided filter (radius 32 px, eps 1e-3, at 1/4 res; gate = 7x7 contrast / 0.1) "
+                               "that smooths D where the DP image is flat; no normalisation layers"))
 
 
 _register_defocus_student()

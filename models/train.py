@@ -56,6 +56,7 @@ class TrainConfig:
     name: str = ""                       # defaults to the registry name of the task's model
     keep_last: bool = False              # also save the last state dict as <name>.last.pt
     dp_loss: str = "l1"                  # dp: "l1" on D, or "render" (warp the RGB with D to random views)
+    dp_label_weight: float = 0.05        # dp, render loss: weight of the L1 on the label D
     dpmv: str = ""                       # dp: real 3-view DP captures (a dpMV root or a folder of roots; models.dpmv)
     dpmv_ratio: float = 0.5              # dp: share of each batch drawn from the real captures
     synthetic: str = "v1"                # "v1" (layered scenes, disc / LF-grid apertures) or "v2" (realistic_config)
@@ -63,7 +64,14 @@ class TrainConfig:
     device: str = "cpu"                  # "cpu" or "cuda" (the GPU recipe); weights are always saved for the CPU
     workers: int = 0                     # >0: render synthetic samples in that many processes (models.sample_pool)
     init: str = ""                       # start from these weights (.pt) instead of the registry's initialisation
+    lf_geo: float = 0.0                  # lf: weight of geometric consistency of the rendered views with the label D
+    lf_temporal: float = 0.0             # lf: weight of temporal consistency on 2-frame clips (renders clips)
     model_cfg: dict = field(default_factory=dict)
+
+    @property
+    def clips(self) -> bool:
+        """Training samples are 2-frame clips (the LF temporal loss needs them)."""
+        return self.task == "lf" and self.lf_temporal > 0
 
     def resolved(self) -> "TrainConfig":
         if self.task not in MODEL_FOR_TASK:
@@ -74,6 +82,8 @@ class TrainConfig:
             raise ValueError(f"synthetic must be 'v1' or 'v2', got {self.synthetic!r}")
         if self.device not in ("cpu", "cuda"):
             raise ValueError(f"device must be 'cpu' or 'cuda', got {self.device!r}")
+        if self.lf_geo < 0 or self.lf_temporal < 0:
+            raise ValueError(f"lf_geo and lf_temporal are loss weights >= 0, got {self.lf_geo}, {self.lf_temporal}")
         if self.workers < 0:
             raise ValueError(f"workers must be >= 0, got {self.workers}")
         if self.teacher not in ("gt", "sgbm"):
@@ -114,10 +124,12 @@ def _view_positions(rng: np.random.Generator, count: int, max_u: float = 1.2) ->
 
 def render_training_sample(seed: int, size: int, task: str, teacher: str = "gt", views: int = 3,
                            max_disparity: tuple = (3.0, 18.0), with_views: bool = False,
-                           synthetic: str = "v1", max_u: float = 1.2) -> dict:
+                           synthetic: str = "v1", max_u: float = 1.2, clip: bool = False) -> dict:
     """One synthetic training sample as float32 CHW arrays: dp [2,H,W], rgb [3,H,W], disparity [1,H,W]
-    (the label: GT or SGBM teacher), valid [1,H,W] (label trusted), gt_disparity [1,H,W], views [P,3,H,W], positions [P,2]."""
-    from models.synthetic import render_sample
+    (the label: GT or SGBM teacher), valid [1,H,W] (label trusted), gt_disparity [1,H,W], views [P,3,H,W], positions [P,2].
+    clip=True: a 2-frame clip (camera pan and object motion); the second frame's arrays under "next_<key>"
+    (same positions)."""
+    from models.synthetic import render_clip, render_sample
 
     rng = np.random.default_rng([seed, 11])
     if synthetic == "v2":   # photos, curved/thin geometry, Pixel 4 optics, both protocols (docs/synthetic.md)
@@ -127,8 +139,17 @@ def render_training_sample(seed: int, size: int, task: str, teacher: str = "gt",
     else:
         cfg = _scene_config(rng, max_disparity)
     positions = _view_positions(rng, views, max_u) if task == "lf" or with_views else None
-    s = render_sample(seed, size, size, positions=positions, cfg=cfg,
-                      stereo_baseline=2.0 if teacher == "sgbm" else None)
+    baseline = 2.0 if teacher == "sgbm" else None
+    if clip:
+        frames = render_clip(seed, 2, size, size, positions=positions, cfg=cfg, stereo_baseline=baseline)
+        out = _sample_arrays(frames[0], teacher)
+        out.update({f"next_{k}": v for k, v in _sample_arrays(frames[1], teacher).items() if k != "positions"})
+        return out
+    return _sample_arrays(render_sample(seed, size, size, positions=positions, cfg=cfg, stereo_baseline=baseline),
+                          teacher)
+
+
+def _sample_arrays(s, teacher: str) -> dict:
     label, valid = s.disparity, np.ones_like(s.disparity)
     if teacher == "sgbm":
         from models.teacher import sgbm_teacher
@@ -151,11 +172,14 @@ def flip_sample(sample: dict, horizontal: bool, vertical: bool) -> dict:
     """Exact symmetries: horizontal flip swaps left/right and negates u; vertical flip negates v.
     Keys absent from a sample (views/positions of a real capture) are skipped; non-arrays pass through."""
     out = dict(sample)
-    images = [k for k in ("dp", "rgb", "disparity", "valid", "gt_disparity", "views") if k in out]
+    names = ("dp", "rgb", "disparity", "valid", "gt_disparity", "views")
+    images = [k for k in names + tuple(f"next_{n}" for n in names) if k in out]
     if horizontal:
         for k in images:
             out[k] = out[k][..., ::-1]
-        out["dp"] = out["dp"][::-1]
+        for k in ("dp", "next_dp"):
+            if k in out:
+                out[k] = out[k][::-1]
         if "positions" in out:
             out["positions"] = out["positions"] * np.array([-1.0, 1.0], np.float32)
     if vertical:
@@ -191,7 +215,8 @@ class SampleBuffer:
 
             fn = partial(render_training_sample, size=cfg.size, task=cfg.task, teacher=cfg.teacher,
                          views=cfg.views_per_sample, max_disparity=tuple(cfg.max_disparity),
-                         with_views=cfg.dp_loss == "render", synthetic=cfg.synthetic, max_u=cfg.max_u)
+                         with_views=cfg.dp_loss == "render", synthetic=cfg.synthetic, max_u=cfg.max_u,
+                         clip=cfg.clips)
             self.pool = SamplePool(fn, cfg.workers, self.next_seed + 1, in_flight=4 * cfg.workers)
         self._ready: list[dict] = []
 
@@ -204,7 +229,7 @@ class SampleBuffer:
         return render_training_sample(self.next_seed, self.cfg.size, self.cfg.task, self.cfg.teacher,
                                       self.cfg.views_per_sample, tuple(self.cfg.max_disparity),
                                       with_views=self.cfg.dp_loss == "render", synthetic=self.cfg.synthetic,
-                                      max_u=self.cfg.max_u)
+                                      max_u=self.cfg.max_u, clip=self.cfg.clips)
 
     def close(self) -> None:
         if self.pool is not None:
@@ -296,25 +321,25 @@ def backward_warp(rgb: torch.Tensor, disparity: torch.Tensor, positions: torch.T
     return F.grid_sample(src, grid, align_corners=True, padding_mode="border").reshape(n, p, 3, h, w)
 
 
-def dp_render_loss(model, batch: dict) -> torch.Tensor:
+def dp_render_loss(model, batch: dict, label_weight: float = 0.05) -> torch.Tensor:
     """Implicit distillation: the views the blurred RGB warps to with D must match the sharp GT views,
-    plus a small L1 on D (so textureless regions still learn the label)."""
-    return _render_loss(model(batch["dp"]), batch)
+    plus label_weight x L1 on D (so textureless regions still learn the label)."""
+    return _render_loss(model(batch["dp"]), batch, label_weight)
 
 
-def _render_loss(pred: torch.Tensor, batch: dict) -> torch.Tensor:
+def _render_loss(pred: torch.Tensor, batch: dict, label_weight: float = 0.05) -> torch.Tensor:
     views = backward_warp(batch["rgb"], pred, batch["positions"])
     valid = batch["valid"]
     label = ((pred - batch["disparity"]).abs() * valid).sum() / valid.sum().clamp(min=1)
-    return 10.0 * (views - batch["views"]).abs().mean() + 0.05 * label
+    return 10.0 * (views - batch["views"]).abs().mean() + label_weight * label
 
 
-def dp_mixed_loss(model, batch: dict, kind: str = "l1") -> torch.Tensor:
+def dp_mixed_loss(model, batch: dict, kind: str = "l1", label_weight: float = 0.05) -> torch.Tensor:
     """DP loss of a batch that may hold real captures (batch["real"], rows after the synthetic ones): one
     forward pass; "l1": dp_loss over all rows; "render": the render loss on the synthetic rows and the label
     loss (L1 + 0.5 gradient L1 on the teacher's D) on the real rows, weighted by their row counts."""
     if "real" not in batch:
-        return dp_render_loss(model, batch) if kind == "render" else dp_loss(model, batch)
+        return dp_render_loss(model, batch, label_weight) if kind == "render" else dp_loss(model, batch)
     pred = model(batch["dp"])
     if kind != "render":
         return _label_loss(pred, batch["disparity"], batch["valid"])
@@ -324,7 +349,7 @@ def dp_mixed_loss(model, batch: dict, kind: str = "l1") -> torch.Tensor:
     if n_syn:
         syn = {k: batch[k][:n_syn] for k in ("rgb", "disparity", "valid")}
         loss = loss + (n_syn / n) * _render_loss(pred[:n_syn], dict(syn, positions=batch["positions"],
-                                                                    views=batch["views"]))
+                                                                    views=batch["views"]), label_weight)
     if n_syn < n:
         loss = loss + ((n - n_syn) / n) * _label_loss(pred[n_syn:], batch["disparity"][n_syn:],
                                                       batch["valid"][n_syn:])
@@ -342,12 +367,74 @@ def augment_disparity(d: torch.Tensor, generator: torch.Generator) -> torch.Tens
     return d * gain + offset + 0.1 * torch.randn(d.shape, generator=generator).to(d.device)
 
 
-def lf_loss(model, batch: dict, generator: torch.Generator) -> torch.Tensor:
-    disparity = augment_disparity(batch["disparity"], generator)
-    layers, planes = model(batch["rgb"], batch["dp"], disparity)
-    views = render_layers_torch(layers, planes, batch["positions"])
+def lf_loss(model, batch: dict, generator: torch.Generator, geo: float = 0.0, temporal: float = 0.0) -> torch.Tensor:
+    """LF reconstruction (L1 + gradient L1 on the views at random (u, v)), plus optionally
+    geo x lf_geometric_loss (views consistent with the label D) and, on clips (batch["next_*"]),
+    temporal x lf_temporal_loss (the views change between frames as the GT views do)."""
+    views = _render_lf(model, batch, generator)
     target = batch["views"]
-    return F.l1_loss(views, target) + gradient_l1(views, target)
+    loss = F.l1_loss(views, target) + gradient_l1(views, target)
+    if geo > 0:
+        loss = loss + geo * lf_geometric_loss(views, batch["disparity"], batch["valid"], batch["positions"])
+    if temporal > 0:
+        nxt = {k[5:]: v for k, v in batch.items() if k.startswith("next_")}
+        views_next = _render_lf(model, dict(nxt, positions=batch["positions"]), generator)
+        loss = loss + temporal * lf_temporal_loss(views, views_next, target, nxt["views"])
+    return loss
+
+
+def _render_lf(model, batch: dict, generator: torch.Generator) -> torch.Tensor:
+    # the LF student's input imitates a DP student's D: dense (the teacher's label where it is trusted, the
+    # GT elsewhere) and perturbed
+    label = torch.where(batch["valid"] > 0, batch["disparity"], batch["gt_disparity"])
+    disparity = augment_disparity(label, generator)
+    layers, planes = model(batch["rgb"], batch["dp"], disparity)
+    return render_layers_torch(layers, planes, batch["positions"])
+
+
+def occlusion_free(disparity: torch.Tensor, reach: float) -> torch.Tensor:
+    """1 where D varies by less than 1 px over a (2 reach + 1)-px window (no occlusion boundary near), else 0.
+    [N,1,H,W] -> [N,1,H,W]"""
+    k = 2 * int(math.ceil(reach)) + 1
+    hi = F.max_pool2d(disparity, k, 1, k // 2)
+    lo = -F.max_pool2d(-disparity, k, 1, k // 2)
+    return (hi - lo < 1.0).to(disparity.dtype)
+
+
+def lf_geometric_loss(views: torch.Tensor, disparity: torch.Tensor, valid: torch.Tensor,
+                      positions: torch.Tensor) -> torch.Tensor:
+    """Geometric consistency with a (teacher) disparity: every rendered view, warped back to the centre with
+    D, must show the same image. views [N,P,3,H,W] at positions [N,P,2], D and valid [N,1,H,W] -> scalar.
+
+    view_u(x - D(x) u) = centre(x) away from occlusions; the loss is the L1 between each view's warp and the
+    mean of all warps, over trusted pixels with no occlusion boundary within the largest shift and at least
+    that shift away from the image border (where the renderers clamp).
+    """
+    back = backward_warp_views(views, disparity, -positions)                   # [N,P,3,H,W]
+    reach = float((disparity.abs().amax() * positions.abs().amax()).detach()) + 1.0
+    border = torch.zeros_like(disparity)
+    b = int(math.ceil(reach))
+    border[..., b:-b, b:-b] = 1.0
+    mask = (valid * border * occlusion_free(disparity, reach))[:, None]        # [N,1,1,H,W]
+    err = (back - back.mean(1, keepdim=True)).abs() * mask
+    return err.sum() / (mask.sum() * views.shape[1] * views.shape[2]).clamp(min=1)
+
+
+def backward_warp_views(views: torch.Tensor, disparity: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
+    """out[:, p](x, y) = views[:, p](x + D u_p, y + D v_p).  views [N,P,3,H,W], D [N,1,H,W], positions [N,P,2]
+    -> [N,P,3,H,W] (bilinear, border clamp)"""
+    n, p, c, h, w = views.shape
+    flat = views.reshape(n * p, c, h, w)
+    d = disparity[:, None].expand(n, p, 1, h, w).reshape(n * p, 1, h, w)
+    return backward_warp(flat, d, positions.reshape(n * p, 1, 2)).reshape(n, p, c, h, w)
+
+
+def lf_temporal_loss(views: torch.Tensor, views_next: torch.Tensor, target: torch.Tensor,
+                     target_next: torch.Tensor) -> torch.Tensor:
+    """Temporal consistency on a clip: the change of the rendered views between two frames must equal the
+    change of the GT views (what the content did), so per-frame errors that come and go (flicker) cost twice.
+    All [N,P,3,H,W] -> scalar."""
+    return ((views_next - views) - (target_next - target)).abs().mean()
 
 
 # ------------------------------------------------------------------------------------------ training
@@ -417,9 +504,9 @@ def train(cfg: TrainConfig, log=print) -> dict:
         for g in opt.param_groups:
             g["lr"] = _lr_at(cfg, step, time.time() - start)
         if cfg.task == "lf":
-            loss = lf_loss(model, batch, gen)
+            loss = lf_loss(model, batch, gen, cfg.lf_geo, cfg.lf_temporal)
         else:
-            loss = dp_mixed_loss(model, batch, cfg.dp_loss)
+            loss = dp_mixed_loss(model, batch, cfg.dp_loss, cfg.dp_label_weight)
         running += float(loss.detach())
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -521,11 +608,15 @@ def write_model_card(cfg: TrainConfig, result: dict, path: Path) -> None:
            f" --size {cfg.size} --batch {cfg.batch} --lr {cfg.lr:g} --threads {cfg.threads}"
            + (f" --steps {cfg.steps}" if cfg.steps < 1_000_000 else "")
            + (f" --dp-loss {cfg.dp_loss}" if cfg.task == "dp" and cfg.dp_loss != "l1" else "")
+           + (f" --dp-label-weight {cfg.dp_label_weight:g}" if cfg.task == "dp" and cfg.dp_loss == "render"
+              and cfg.dp_label_weight != 0.05 else "")
            + (f" --dpmv {cfg.dpmv} --dpmv-ratio {cfg.dpmv_ratio:g}" if "dpmv" in result else "")
            + (f" --synthetic {cfg.synthetic}" if cfg.synthetic != "v1" else "")
            + (f" --max-u {cfg.max_u:g}" if cfg.max_u != 1.2 else "")
            + (f" --buffer {cfg.buffer} --refresh {cfg.refresh}" if (cfg.buffer, cfg.refresh) != (64, 2) else "")
            + (f" --init {cfg.init}" if cfg.init else "")
+           + (f" --lf-geo {cfg.lf_geo:g}" if cfg.task == "lf" and cfg.lf_geo else "")
+           + (f" --lf-temporal {cfg.lf_temporal:g}" if cfg.task == "lf" and cfg.lf_temporal else "")
            + (f" --device {cfg.device} --workers {cfg.workers}" if cfg.device != "cpu" or cfg.workers else ""))
     where = (f"{torch.cuda.get_device_name()} (cuda)" if cfg.device == "cuda" and torch.cuda.is_available()
              else f"{platform.processor() or platform.machine()} CPU")
@@ -666,6 +757,9 @@ def train_command(
     init: str = "",
     buffer: int = 64,
     refresh: int = 2,
+    lf_geo: float = 0.0,
+    lf_temporal: float = 0.0,
+    dp_label_weight: float = 0.05,
 ):
     """Train a student (task: dp | lf) on synthetic data, and for dp optionally real 3-view DP captures in
     the dpMV layout (--dpmv ROOT_OR_FOLDER, --dpmv-ratio share of each batch); writes weights, model card
@@ -677,7 +771,8 @@ def train_command(
                           batch=batch, size=size, lr=lr, threads=threads, export=export,
                           eval_data=eval_data, dp_weights=dp_weights, dp_loss=dp_loss,
                           dpmv=dpmv, dpmv_ratio=dpmv_ratio, device=device, workers=workers, init=init, synthetic=synthetic, max_u=max_u,
-                          buffer=buffer, refresh=refresh).resolved()
+                          buffer=buffer, refresh=refresh, lf_geo=lf_geo, lf_temporal=lf_temporal,
+                          dp_label_weight=dp_label_weight).resolved()
         if cfg.dpmv and cfg.task == "dp":
             from models.dpmv import find_captures
 
