@@ -310,7 +310,10 @@ def test_interrupted_run_keeps_frames(tmp_path):
     out = tmp_path / "out"
     proc = subprocess.Popen([*DPLF_RUN, "--input", str(DEMO), "--out", str(out), "--views", "2"], cwd=ROOT,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env={**os.environ, "CI": "1", "PYTHONWARNINGS": "ignore"})
+                            env={**os.environ, "CI": "1", "PYTHONWARNINGS": "ignore"},
+                            # a shell without job control starts background jobs with SIGINT ignored, and a
+                            # Python started so never raises KeyboardInterrupt: give the child the default
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline and proc.poll() is None:
