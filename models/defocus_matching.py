@@ -160,63 +160,38 @@ class DPDefocusNet(nn.Module):
     """DP-disparity student: defocus-aware cost volume (fixed), a small UNet refinement, and a texture-gated
     guided filter (fixed).
 
-    dp [N, 2, H, W] in [0, 1] -> disparity [N, 1, H, W] (px). The texture gate: where the DP image is
-    textured keep the estimate (sharp at object outlines, where the rendered views need it), where it is flat
-    take its guided filter (a defocused, texture-poor region's matching is noisy by a few px while its mean is
-    right, and a wrong D there costs the views little); weight = local contrast / texture_threshold, clipped
-    to [0, 1]. The UNet's head is zero-initialised.
+    dp [N, 2, H, W] in [0, 1] -> disparity [N, 1, H, W] (px). The UNet (zero-initialised head) refines the
+    matching estimate d0 from d0, the matching features and the normalised DP. The texture gate then keeps the
+    refined D where the DP image is textured (sharp at object outlines, where the rendered views need it) and
+    takes its guided filter where it is flat (a defocused, texture-poor region's matching is noisy by a few px
+    while its mean is right, and a wrong D there costs the views little); see models/guided_filter.py.
 
     Args:
-        smooth_stage: "output" (the gate filters the refined D; the UNet sees d0, the matching features and
-            the normalised DP, as in the first weights), "input" (the gate makes the base estimate the UNet
-            refines, and the UNet also sees the filtered d0 and the gate weight) or "none".
-        smooth_radius, smooth_eps, smooth_scale: the guided filter (models/guided_filter.py).
+        smooth_radius, smooth_eps, smooth_scale: the guided filter (smooth_radius=0: no filter, the first
+            shipped student).
         texture_threshold: local contrast (std of the normalised DP mean over 7 x 7) at which the unfiltered
             estimate takes over fully (0: the filtered one everywhere).
     """
 
     def __init__(self, max_disparity: float = 16.0, window: int = 15, widths: tuple[int, int, int] = (24, 32, 48),
-                 smooth_stage: str = "output", smooth_radius: int = 32, smooth_eps: float = 1e-3,
-                 smooth_scale: int = 4, texture_threshold: float = 0.1):
+                 smooth_radius: int = 32, smooth_eps: float = 1e-3, smooth_scale: int = 4,
+                 texture_threshold: float = 0.1):
         super().__init__()
         from .guided_filter import DPGuidedSmoothing
         from .students import SmallUNet, _normalise_dp
 
-        if smooth_stage not in ("output", "input", "none"):
-            raise ValueError(f"smooth_stage must be 'output', 'input' or 'none', got {smooth_stage!r}")
         self._normalise = _normalise_dp
-        self.smooth_stage = smooth_stage
         self.matching = DefocusCostVolume(max_disparity, 1.0, window)
-        self.smooth = None if smooth_stage == "none" else DPGuidedSmoothing(smooth_radius, smooth_eps, smooth_scale)
-        self.texture_threshold = texture_threshold
-        extra = 0
-        if smooth_stage == "input":
-            extra = 1 + (1 if texture_threshold > 0 else 0)
-        self.refine = SmallUNet(1 + 3 + 2 + extra, 1, widths)
+        self.refine = SmallUNet(1 + 3 + 2, 1, widths)
         nn.init.zeros_(self.refine.head.weight)
         nn.init.zeros_(self.refine.head.bias)
-
-    def gate(self, dp: torch.Tensor, d: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
-        """(gated D, guided-filtered D, gate weight or None), all [N,1,H,W]"""
-        from .guided_filter import dp_guide, local_contrast
-
-        smooth = self.smooth(dp, d)
-        if self.texture_threshold <= 0:
-            return smooth, smooth, None
-        with torch.autocast(device_type=dp.device.type, enabled=False):
-            weight = (local_contrast(dp_guide(dp.float())) / self.texture_threshold).clamp(0.0, 1.0).to(d.dtype)
-        return weight * d + (1.0 - weight) * smooth, smooth, weight
+        self.smooth = DPGuidedSmoothing(smooth_radius, smooth_eps, smooth_scale) if smooth_radius > 0 else None
+        self.texture_threshold = texture_threshold
 
     def forward(self, dp: torch.Tensor) -> torch.Tensor:
         if dp.dim() != 4 or dp.shape[1] != 2:
             raise ValueError(f"dp must be [N, 2, H, W], got {tuple(dp.shape)}")
         d0, feats = self.matching(dp)
-        inputs = [d0 / 8.0, feats.clamp(-10.0, 10.0), self._normalise(dp)]
-        base = d0
-        if self.smooth_stage == "input":
-            base, smooth, weight = self.gate(dp, d0)
-            inputs[1:1] = [smooth / 8.0] + ([] if weight is None else [weight])
-        out = base + 4.0 * self.refine(torch.cat(inputs, 1))
-        if self.smooth_stage == "output":
-            out = self.gate(dp, out)[0]
-        return out
+        x = torch.cat([d0 / 8.0, feats.clamp(-10.0, 10.0), self._normalise(dp)], 1)
+        out = d0 + 4.0 * self.refine(x)
+        return out if self.smooth is None else self.smooth(dp, out, self.texture_threshold)

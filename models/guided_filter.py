@@ -60,17 +60,24 @@ def dp_guide(dp: torch.Tensor) -> torch.Tensor:
 
 
 class DPGuidedSmoothing(nn.Module):
-    """Smooth a disparity map guided by the mean of the DP views (exposure-normalised).
+    """Smooth a disparity map guided by the mean of the DP views (exposure-normalised), optionally only where
+    the DP image is flat.
 
-    dp [N, 2, H, W] in [0, 1], disparity [N, 1, H, W] -> [N, 1, H, W]. Computed in FP32 even under autocast
-    and inside the FP16 export (variances of a normalised image cancel badly in FP16).
+    dp [N, 2, H, W] in [0, 1], disparity [N, 1, H, W] -> [N, 1, H, W]. texture_threshold > 0 gates the filter:
+    weight = local contrast of the guide / texture_threshold, clipped to [0, 1], and the result is
+    weight * disparity + (1 - weight) * filtered. Computed in FP32 even under autocast and inside the FP16
+    export (variances of a normalised image cancel badly in FP16).
     """
 
     def __init__(self, radius: int = 32, eps: float = 1e-3, scale: int = 4):
         super().__init__()
         self.radius, self.eps, self.scale = radius, eps, scale
 
-    def forward(self, dp: torch.Tensor, disparity: torch.Tensor) -> torch.Tensor:
+    def forward(self, dp: torch.Tensor, disparity: torch.Tensor, texture_threshold: float = 0.0) -> torch.Tensor:
         with torch.autocast(device_type=dp.device.type, enabled=False):
-            out = guided_filter(dp_guide(dp.float()), disparity.float(), self.radius, self.eps, self.scale)
+            guide, d = dp_guide(dp.float()), disparity.float()
+            out = guided_filter(guide, d, self.radius, self.eps, self.scale)
+            if texture_threshold > 0:
+                weight = (local_contrast(guide) / texture_threshold).clamp(0.0, 1.0)
+                out = weight * d + (1.0 - weight) * out
         return out.to(disparity.dtype)

@@ -32,6 +32,10 @@ MODEL_FOR_TASK = {"dp": "dp-disparity-v1", "lf": "lf-layers-v1"}
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 
 
+#: default weight of the L1 on the label D in the DP render loss (the shipped recipe)
+DP_LABEL_WEIGHT = 0.05
+
+
 @dataclass
 class TrainConfig:
     task: str = "dp"                     # "dp" or "lf"
@@ -56,7 +60,7 @@ class TrainConfig:
     name: str = ""                       # defaults to the registry name of the task's model
     keep_last: bool = False              # also save the last state dict as <name>.last.pt
     dp_loss: str = "l1"                  # dp: "l1" on D, or "render" (warp the RGB with D to random views)
-    dp_label_weight: float = 0.05        # dp, render loss: weight of the L1 on the label D
+    dp_label_weight: float = DP_LABEL_WEIGHT  # dp, render loss: weight of the L1 on the label D
     dpmv: str = ""                       # dp: real 3-view DP captures (a dpMV root or a folder of roots; models.dpmv)
     dpmv_ratio: float = 0.5              # dp: share of each batch drawn from the real captures
     synthetic: str = "v1"                # "v1" (layered scenes, disc / LF-grid apertures) or "v2" (realistic_config)
@@ -321,20 +325,20 @@ def backward_warp(rgb: torch.Tensor, disparity: torch.Tensor, positions: torch.T
     return F.grid_sample(src, grid, align_corners=True, padding_mode="border").reshape(n, p, 3, h, w)
 
 
-def dp_render_loss(model, batch: dict, label_weight: float = 0.05) -> torch.Tensor:
+def dp_render_loss(model, batch: dict, label_weight: float = DP_LABEL_WEIGHT) -> torch.Tensor:
     """Implicit distillation: the views the blurred RGB warps to with D must match the sharp GT views,
     plus label_weight x L1 on D (so textureless regions still learn the label)."""
     return _render_loss(model(batch["dp"]), batch, label_weight)
 
 
-def _render_loss(pred: torch.Tensor, batch: dict, label_weight: float = 0.05) -> torch.Tensor:
+def _render_loss(pred: torch.Tensor, batch: dict, label_weight: float = DP_LABEL_WEIGHT) -> torch.Tensor:
     views = backward_warp(batch["rgb"], pred, batch["positions"])
     valid = batch["valid"]
     label = ((pred - batch["disparity"]).abs() * valid).sum() / valid.sum().clamp(min=1)
     return 10.0 * (views - batch["views"]).abs().mean() + label_weight * label
 
 
-def dp_mixed_loss(model, batch: dict, kind: str = "l1", label_weight: float = 0.05) -> torch.Tensor:
+def dp_mixed_loss(model, batch: dict, kind: str = "l1", label_weight: float = DP_LABEL_WEIGHT) -> torch.Tensor:
     """DP loss of a batch that may hold real captures (batch["real"], rows after the synthetic ones): one
     forward pass; "l1": dp_loss over all rows; "render": the render loss on the synthetic rows and the label
     loss (L1 + 0.5 gradient L1 on the teacher's D) on the real rows, weighted by their row counts."""
@@ -609,7 +613,7 @@ def write_model_card(cfg: TrainConfig, result: dict, path: Path) -> None:
            + (f" --steps {cfg.steps}" if cfg.steps < 1_000_000 else "")
            + (f" --dp-loss {cfg.dp_loss}" if cfg.task == "dp" and cfg.dp_loss != "l1" else "")
            + (f" --dp-label-weight {cfg.dp_label_weight:g}" if cfg.task == "dp" and cfg.dp_loss == "render"
-              and cfg.dp_label_weight != 0.05 else "")
+              and cfg.dp_label_weight != DP_LABEL_WEIGHT else "")
            + (f" --dpmv {cfg.dpmv} --dpmv-ratio {cfg.dpmv_ratio:g}" if "dpmv" in result else "")
            + (f" --synthetic {cfg.synthetic}" if cfg.synthetic != "v1" else "")
            + (f" --max-u {cfg.max_u:g}" if cfg.max_u != 1.2 else "")
@@ -759,7 +763,7 @@ def train_command(
     refresh: int = 2,
     lf_geo: float = 0.0,
     lf_temporal: float = 0.0,
-    dp_label_weight: float = 0.05,
+    dp_label_weight: float = DP_LABEL_WEIGHT,
 ):
     """Train a student (task: dp | lf) on synthetic data, and for dp optionally real 3-view DP captures in
     the dpMV layout (--dpmv ROOT_OR_FOLDER, --dpmv-ratio share of each batch); writes weights, model card

@@ -41,9 +41,9 @@ def test_kernels_commute_exactly_at_the_true_disparity():
 
 
 def test_untrained_student_returns_the_matching_estimate():
-    """Without the guided filter (smooth_stage="none") an untrained student is the matching itself (the default's
+    """Without the guided filter (smooth_radius=0) an untrained student is the matching itself (the default's
     filtered version: tests/test_guided_filter.py)."""
     dp = _plane_dp(4.0, "lf-grid")
-    net = DPDefocusNet(smooth_stage="none").eval()
+    net = DPDefocusNet(smooth_radius=0).eval()
     with torch.no_grad():
         np.testing.assert_allclose(net(dp).numpy(), net.matching(dp)[0].numpy(), atol=1e-6)
