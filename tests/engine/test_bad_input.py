@@ -29,7 +29,7 @@ import pytest
 from engine.io.dpfile import DPWriter
 from engine.io.pfm import read_pfm
 
-ROOT = Path(__file__).resolve().parents[1]
+from tests.paths import ROOT
 DEMO = ROOT / "samples" / "demo.dp"
 H, W = 40, 56
 

@@ -14,7 +14,7 @@ from engine.backends.base import BackendUnavailable
 from engine.backends.tensorrt_backend import TrtBackend
 from export import trt_build as tb
 
-ROOT = Path(__file__).resolve().parents[1]
+from tests.paths import ROOT
 WEIGHTS = ROOT / "models" / "weights"
 TRT_LINE = "dplf export --trt needs TensorRT: pip install 'dplf[tensorrt]' on a machine with an NVIDIA GPU"
 
@@ -198,6 +198,7 @@ def built(tmp_path_factory):
     return cache, tb.load_or_build(WEIGHTS / "dp-disparity-v1.onnx", "fp16", cache, SMALL)
 
 
+@pytest.mark.gpu
 @needs_trt
 def test_build_writes_engine_sidecar_and_timing_cache(built):
     cache, engine = built
@@ -210,6 +211,7 @@ def test_build_writes_engine_sidecar_and_timing_cache(built):
     assert engine.stat().st_mtime_ns == mtime   # reused, not rebuilt
 
 
+@pytest.mark.gpu
 @needs_trt
 def test_session_matches_onnxruntime_cpu(built):
     import onnxruntime as ort
@@ -239,6 +241,7 @@ def test_session_matches_onnxruntime_cpu(built):
         sess.run({"dp": np.zeros((1, 2, 512, 512), np.float32)})
 
 
+@pytest.mark.gpu
 @needs_trt
 def test_polygraphy_comparison_passes(built):
     pytest.importorskip("polygraphy")
@@ -248,6 +251,7 @@ def test_polygraphy_comparison_passes(built):
     assert rep["outputs"]["disparity"]["max_abs"] < 1.0, tb.comparison_table([rep])
 
 
+@pytest.mark.gpu
 @needs_trt
 def test_corrupt_engine_is_refused_in_one_line(tmp_path):
     from engine.backends.tensorrt_backend import TrtSession
@@ -306,6 +310,7 @@ def _fake_tensorrt(cupy, io_dtype):
               Runtime=lambda logger: ns(deserialize_cuda_engine=lambda b: engine if b == b"fake" else None))
 
 
+@pytest.mark.gpu
 @pytest.mark.skipif(_cupy_gpu() is None, reason="needs CuPy and a CUDA GPU")
 @pytest.mark.parametrize("io_dtype", [np.float32, np.float16])   # TensorRT 10 fp16 / TensorRT 11 fp16 I/O
 def test_session_buffers_with_a_stand_in_engine(tmp_path, monkeypatch, io_dtype):

@@ -11,7 +11,7 @@ from models.synthetic import (SceneConfig, classic_config, make_scene, optics, p
 from models.synthetic.render import sensor
 from models.synthetic.scene import cap_profile, curved_surface
 from models.synthetic.textures import THIN_MASK_FAMILIES, mask, texture
-from tests.test_synthetic import CLEAN, H, M, W, _dp_shift, _texture
+from tests.models.synthetic.test_classic import CLEAN, H, M, W, _dp_shift, _texture
 
 ARRAYS = ("left", "right", "rgb", "disparity", "views", "positions")
 

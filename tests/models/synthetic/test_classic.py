@@ -1,5 +1,4 @@
 """Synthetic engine: the SPEC §2 convention (DP shift = D, views = shifted centre), occlusion, determinism."""
-import time
 
 import cv2
 import numpy as np
@@ -188,13 +187,3 @@ def test_bad_input_raises():
         render_sample(0, 32, 32, positions=np.zeros((3, 3)))
     with pytest.raises(ValueError, match="too small"):
         render_sample(0, 4, 4)
-
-
-def test_speed_smoke():
-    for aperture in ("disc", "lf-grid"):
-        cfg = SceneConfig(aperture=aperture)
-        render_sample(0, cfg=cfg)
-        t = time.perf_counter()
-        for seed in range(5):
-            render_sample(seed, 128, 128, cfg=cfg)
-        print(f"\nrender_sample 128x128 aperture={aperture}: {(time.perf_counter() - t) / 5 * 1e3:.1f} ms")

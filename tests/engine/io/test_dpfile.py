@@ -4,6 +4,8 @@ import struct
 import numpy as np
 import pytest
 
+from tests.paths import ROOT
+
 from engine.io.dpfile import DPFormatError, DPFrame, DPHeader, DPReader, DPWriter
 from engine.io.pfm import PFMError, read_pfm, write_pfm
 
@@ -232,9 +234,8 @@ def test_pfm_hci_ground_truth(data_dir):
 
 def test_documented_minimal_reader_reads_our_files(tmp_path):
     """docs/dp-format.md's standalone reader (no dplf code) decodes what DPWriter writes."""
-    from pathlib import Path
 
-    doc = (Path(__file__).resolve().parents[1] / "docs" / "dp-format.md").read_text()
+    doc = (ROOT / "docs" / "dp-format.md").read_text()
     code = doc.split("### Minimal reader", 1)[1].split("```python\n", 1)[1].split("```", 1)[0]
     namespace: dict = {}
     exec(code, namespace)

@@ -34,7 +34,7 @@ from hypothesis import strategies as st
 from engine.io.dpfile import (MAX_HEADER_BYTES, MAX_PIXELS, MAX_SIDE, DPFormatError, DPReader, DPWriter,
                               _decode_plane)
 
-ROOT = Path(__file__).resolve().parents[1]
+from tests.paths import ROOT
 DEMO = ROOT / "samples" / "demo.dp"
 W, H, N = 12, 8, 3
 MEMORY_CAP = 16 << 20          # bytes a tiny (< 8 kB) fuzzed file may make the reader allocate at peak

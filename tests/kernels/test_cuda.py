@@ -1,17 +1,18 @@
 """CUDA kernels: nvcc compile check (when nvcc exists) and GPU parity with the CPU references (when a GPU exists)."""
 import shutil
 import subprocess
-from pathlib import Path
 
 import numpy as np
 import pytest
+
+from tests.paths import ROOT
 
 from kernels import cuda
 from kernels.dibr import dibr_warp_reference
 from kernels.preprocess import preprocess_reference
 from kernels.render_layers import render_layers_reference
 
-CU_FILES = sorted((Path(__file__).resolve().parents[1] / "kernels").glob("*.cu"))
+CU_FILES = sorted((ROOT / "kernels").glob("*.cu"))
 NVCC = shutil.which("nvcc")
 
 

@@ -3,7 +3,6 @@
 GPU tests skip without PyTorch + CuPy + a CUDA GPU; the probe/argument tests run everywhere.
 """
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -12,7 +11,7 @@ from engine import Pipeline
 from engine.backends import BACKENDS, probe_all
 from engine.backends.torch_cuda_backend import TorchCudaBackend
 
-ROOT = Path(__file__).resolve().parents[1]
+from tests.paths import ROOT
 gpu = pytest.mark.skipif(not TorchCudaBackend.probe().ok, reason="needs PyTorch, CuPy and a CUDA GPU")
 
 

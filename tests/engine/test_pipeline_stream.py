@@ -13,7 +13,7 @@ from engine.io.sources import Frame, open_source
 from engine.io.video import (CameraSource, FrameGrabber, VideoSource, VideoSourceError, iter_sbs_video,
                              parse_camera)
 
-ROOT = Path(__file__).resolve().parents[1]
+from tests.paths import ROOT
 DEMO = ROOT / "samples" / "demo.dp"
 H, W = 48, 64   # one DP view; the SBS frame is H x 2W
 

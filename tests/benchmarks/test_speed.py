@@ -1,0 +1,54 @@
+"""benchmarks/speed.py: rows, JSON shape and the pipeline rows."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from benchmarks.common import parse_sizes, percentiles, synthetic_frame
+
+
+def _image(seed=0, h=64, w=80):
+    _, _, rgb = synthetic_frame(h, w, seed=seed)
+    return np.clip(np.rint(rgb * 200 + 20), 0, 255).astype(np.uint8)  # away from 0/255: no clipping below
+
+
+# ---- speed.py --------------------------------------------------------------------------------------------
+def test_common_helpers():
+    assert parse_sizes("256x192, 640x480") == [(192, 256), (480, 640)]
+    with pytest.raises(ValueError, match="WIDTHxHEIGHT"):
+        parse_sizes("640by480")
+    p = percentiles(list(range(1, 101)))
+    assert p["p50"] == pytest.approx(50.5) and p["p99"] == pytest.approx(99.01)
+
+
+def test_speed_baseline_row_and_json_shape(tmp_path):
+    from benchmarks import speed
+    from benchmarks.common import host_info, write_json
+
+    frame = synthetic_frame(32, 48)
+    row = speed.bench_sgbm((32, 48), 3, iters=3, warmup=1, frame=frame, max_seconds=5.0)
+    path = tmp_path / "s.json"
+    write_json(path, "cpu: test", host_info(1), [row])
+    doc = json.loads(path.read_text())
+    r = doc["rows"][0]
+    for key in ("name", "kind", "backend", "precision", "height", "width", "views", "fps", "latency_ms",
+                "params", "gmacs", "metrics"):
+        assert key in r
+    assert (r["height"], r["width"], r["views"], r["iters"]) == (32, 48, 3, 3)
+    assert r["fps"] > 0 and r["latency_ms"]["p50"] <= r["latency_ms"]["p99"]
+    assert {"python", "numpy", "onnxruntime", "opencv", "torch", "threads"} <= set(doc["host"])
+
+
+def test_speed_smoke_with_pipeline():
+    from benchmarks import speed
+
+    rows, notes = speed.run([(48, 64)], ["ort-cpu"], views=3, iters=2, warmup=1, threads=1, baselines=(),
+                            log=lambda m: None)
+    assert not notes, notes
+    assert [r["name"] for r in rows] == ["dplf", "dplf-layers"]
+    for row in rows:
+        assert row["kind"] == "dplf" and row["backend"] == "ort-cpu" and row["fps"] > 0
+        assert {"preprocess", "disparity", "render", "total"} <= set(row["stages_ms"])
+        assert row["params"] and row["params"] > 0
