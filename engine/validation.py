@@ -4,9 +4,9 @@ Used by `engine.Pipeline` (CPU and GPU paths). The cases and their messages are 
 """
 from __future__ import annotations
 
-import math
-
 import numpy as np
+
+from kernels.levels import normalise_codes
 
 MIN_SIDE = 8
 _FLOATS = (np.float16, np.float32, np.float64)
@@ -39,20 +39,12 @@ def check_pair(left, right, rgb=None) -> None:
 
 
 def as_unit_plane(arr: np.ndarray, name: str, black_level: float = 0.0, white_level: float | None = None) -> np.ndarray:
-    """Normalise a plane (or an [H, W, 3] image) to float32 [0, 1]. uint8 /255; uint16 by (x - black) / (white - black)
-    (white defaults to 65535); floats must be finite and in [0, 1] (values within 1e-3 outside are clipped)."""
+    """Normalise a plane (or an [H, W, 3] image) to float32 [0, 1]. uint8 / uint16: clip((x - black) / (white - black),
+    0, 1) with white defaulting to the dtype's maximum (`kernels.levels`, shared with the GPU path); floats must be
+    finite and in [0, 1] (values within 1e-3 outside are clipped)."""
     arr = _native(arr)
-    if arr.dtype == np.uint8:
-        return arr.astype(np.float32) * np.float32(1 / 255)
-    if arr.dtype == np.uint16:
-        white = 65535.0 if white_level is None else float(white_level)
-        black = float(black_level)
-        if not (math.isfinite(black) and math.isfinite(white)):
-            raise ValueError(f"{name}: black level {black} and white level {white} must be finite numbers")
-        if white <= black:
-            raise ValueError(f"{name}: white level {white} must exceed black level {black}")
-        out = (arr.astype(np.float32) - np.float32(black)) / np.float32(white - black)
-        return np.clip(out, 0.0, 1.0, out=out)
+    if arr.dtype in (np.uint8, np.uint16):
+        return normalise_codes(arr, black_level, white_level, name)
     if arr.dtype in _FLOATS:
         out = np.asarray(arr, dtype=np.float32)
         if not np.isfinite(out).all():

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .levels import normalise_codes
+
 _INT_TYPES = (np.uint8, np.uint16)
 
 
@@ -22,11 +24,7 @@ def padded_size(height: int, width: int, multiple: int = 16) -> tuple[int, int]:
 
 def _normalise(plane: np.ndarray, name: str, black: float, white: float | None) -> np.ndarray:
     if plane.dtype in _INT_TYPES:
-        white = float(np.iinfo(plane.dtype).max) if white is None else float(white)
-        if white <= black:
-            raise ValueError(f"preprocess: white_level ({white}) must exceed black_level ({black})")
-        scale = np.float32(1.0 / (white - black))
-        return np.clip((plane.astype(np.float32) - np.float32(black)) * scale, 0.0, 1.0)
+        return normalise_codes(plane, black, white, f"preprocess: {name}")
     if plane.dtype in (np.float32, np.float16, np.float64):
         plane = plane.astype(np.float32, copy=False)
         if not np.isfinite(plane).all():
@@ -90,11 +88,11 @@ def preprocess(left: np.ndarray, right: np.ndarray, rgb: np.ndarray | None = Non
     else:
         if rgb.dtype not in _INT_TYPES and rgb.dtype.kind != "f":
             raise ValueError(f"preprocess: rgb must be uint8, uint16 or float, got {rgb.dtype}")
-        scale = None if rgb.dtype.kind == "f" else np.float32(1.0 / np.iinfo(rgb.dtype).max)
-        chw = rgb.transpose(2, 0, 1).astype(np.float32)
-        if scale is not None:
-            chw *= scale
-        elif not np.isfinite(chw).all():
+        if rgb.dtype in _INT_TYPES:
+            chw = normalise_codes(rgb, 0.0, None, "preprocess: rgb").transpose(2, 0, 1)
+        else:
+            chw = rgb.transpose(2, 0, 1).astype(np.float32)
+        if rgb.dtype not in _INT_TYPES and not np.isfinite(chw).all():
             raise ValueError("preprocess: rgb contains NaN/Inf; fix the source frame")
         _pad_into(rgb_out[0], chw)
     return dp_out, rgb_out, (H, W)

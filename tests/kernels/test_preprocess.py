@@ -34,5 +34,5 @@ def test_preprocess_reuses_buffers_and_validates():
         preprocess(left, left[:-1])
     with pytest.raises(ValueError, match="NaN"):
         preprocess(np.full((4, 4), np.nan, np.float32), np.zeros((4, 4), np.float32))
-    with pytest.raises(ValueError, match="white_level"):
+    with pytest.raises(ValueError, match="white level"):
         preprocess(left, left, black_level=10, white_level=5)
