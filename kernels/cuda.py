@@ -11,7 +11,9 @@ from pathlib import Path
 
 import numpy as np
 
-from kernels.preprocess import padded_size
+from .levels import levels_table
+
+from .preprocess import padded_size
 
 _DIR = Path(__file__).resolve().parent
 _BLOCK = (32, 8, 1)
@@ -229,18 +231,11 @@ def preprocess(left, right, rgb=None, multiple: int = 16, out=None, black_level:
         if dp_out.shape != (1, 2, Hp, Wp) or rgb_out.shape != (1, 3, Hp, Wp):
             raise ValueError(f"preprocess: out must be (dp [1, 2, {Hp}, {Wp}], rgb [1, 3, {Hp}, {Wp}]) float32")
     suffix = _IN_SUFFIX[np.dtype(left.dtype)]
-    black = 0.0
-    scale = 1.0
-    if suffix != "f32":
-        white = float(np.iinfo(np.dtype(left.dtype)).max) if white_level is None else float(white_level)
-        if white <= black_level:
-            raise ValueError(f"preprocess: white_level ({white}) must exceed black_level ({black_level})")
-        black, scale = float(black_level), 1.0 / (white - float(black_level))
+    lut = _levels_on_device(cp, left.dtype, black_level, white_level, "preprocess: left/right")
     grid = _grid(Wp, Hp)
     dims = (np.int32(H), np.int32(W), np.int32(Hp), np.int32(Wp))
     _kernel("preprocess", f"preprocess_dp_{suffix}")(
-        grid, _BLOCK, (cp.ascontiguousarray(left), cp.ascontiguousarray(right), *dims, np.float32(black),
-                       np.float32(scale), dp_out))
+        grid, _BLOCK, (cp.ascontiguousarray(left), cp.ascontiguousarray(right), *dims, lut, dp_out))
     if rgb is None:
         _kernel("preprocess", "preprocess_rgb_from_dp")(grid, _BLOCK, (dp_out, np.int32(Hp), np.int32(Wp), rgb_out))
     else:
@@ -251,10 +246,26 @@ def preprocess(left, right, rgb=None, multiple: int = 16, out=None, black_level:
             raise ValueError(f"preprocess: rgb must be [H, W, 3] = {(H, W, 3)} uint8/uint16/float32, "
                              f"got {rgb.dtype} {rgb.shape}")
         rsuffix = _IN_SUFFIX[np.dtype(rgb.dtype)]
-        rscale = 1.0 if rsuffix == "f32" else 1.0 / float(np.iinfo(np.dtype(rgb.dtype)).max)
+        rlut = _levels_on_device(cp, rgb.dtype, 0.0, None, "preprocess: rgb")
         _kernel("preprocess", f"preprocess_rgb_{rsuffix}")(
-            grid, _BLOCK, (cp.ascontiguousarray(rgb), *dims, np.float32(rscale), rgb_out))
+            grid, _BLOCK, (cp.ascontiguousarray(rgb), *dims, rlut, rgb_out))
     return dp_out, rgb_out, (H, W)
+
+
+_DEVICE_TABLES: dict = {}
+
+
+def _levels_on_device(cp, dtype, black_level, white_level, name):
+    """The `kernels.levels` table for integer planes, uploaded once per (device, dtype, levels); a 1-entry
+    placeholder for float planes (the kernel does not read it)."""
+    dtype = np.dtype(dtype)
+    key = (cp.cuda.Device().id, dtype.str, float(black_level),
+           None if white_level is None else float(white_level))
+    if key not in _DEVICE_TABLES:
+        table = (levels_table(dtype, black_level, white_level, name) if dtype.kind == "u"
+                 else np.zeros(1, np.float32))
+        _DEVICE_TABLES[key] = cp.asarray(table)
+    return _DEVICE_TABLES[key]
 
 
 def defocus_box_min_max(err, inv_noise, families: int, window: int, best=None, worst=None):

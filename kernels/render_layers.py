@@ -219,30 +219,3 @@ def render_layers_reference(layers: np.ndarray, planes: np.ndarray, positions: n
     if np.dtype(out_dtype) == np.uint8:
         return np.clip(np.rint(views * 255.0), 0, 255).astype(np.uint8)
     return views.astype(out_dtype)
-
-
-def bench(height: int = 480, width: int = 640, views: int = 7, L: int = 3, R: int = 12, repeats: int = 3,
-          threads: int | None = None) -> dict:
-    """Time render_layers on random data; prints and returns ms per frame for float32 and uint8 output."""
-    from engine.conventions import grid_positions
-
-    rng = np.random.default_rng(0)
-    layers = rng.random((L, R, 3, height, width), dtype=np.float32)
-    planes = np.linspace(-3, 3, L).astype(np.float32) + 0.37
-    positions = grid_positions(views).reshape(-1, 2)
-    results = {}
-    for dtype in (np.float32, np.uint8):
-        out = np.empty((len(positions), height, width, 3), dtype)
-        render_layers(layers, planes, positions, out=out, out_dtype=dtype, threads=threads)  # warm-up
-        t0 = time.perf_counter()
-        for _ in range(repeats):
-            render_layers(layers, planes, positions, out=out, out_dtype=dtype, threads=threads)
-        ms = (time.perf_counter() - t0) / repeats * 1e3
-        results[np.dtype(dtype).name] = ms
-        print(f"render_layers {views}x{views} views {width}x{height} L={L} R={R} -> {np.dtype(dtype).name}: "
-              f"{ms:.1f} ms/frame ({ms / len(positions):.2f} ms/view)")
-    return results
-
-
-if __name__ == "__main__":
-    bench()
