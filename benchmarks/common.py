@@ -1,6 +1,6 @@
 """Shared helpers of benchmarks/speed.py and quality.py: host description, latency stats, inputs, output.
 
-JSON shape (SPEC §9): {"device": str, "host": {...}, "rows": [{"name", "kind", "backend", "precision",
+JSON shape (docs/benchmarks.md): {"device": str, "host": {...}, "rows": [{"name", "kind", "backend", "precision",
 "height", "width", "views", "fps", "latency_ms": {"p50", "p95", "p99"}, "params", "gmacs", "metrics"}]}.
 """
 from __future__ import annotations
@@ -66,16 +66,6 @@ def host_info(threads: int | None) -> dict:
             "opencv": cv2.__version__, "torch": _version("torch"), "threads": threads,
             "cpu_count": os.cpu_count(), "platform": platform.platform(),
             "date": _dt.datetime.now().isoformat(timespec="seconds")}
-
-
-def percentiles(ms: list[float] | np.ndarray) -> dict:
-    """{"p50", "p95", "p99", "mean"} of a list of latencies (ms)."""
-    a = np.asarray(ms, np.float64)
-    if a.size == 0:
-        return {"p50": None, "p95": None, "p99": None, "mean": None}
-    p50, p95, p99 = np.percentile(a, [50, 95, 99])
-    return {"p50": round(float(p50), 3), "p95": round(float(p95), 3), "p99": round(float(p99), 3),
-            "mean": round(float(a.mean()), 3)}
 
 
 def parse_sizes(text: str) -> list[tuple[int, int]]:

@@ -1,4 +1,4 @@
-"""Quality benchmark (SPEC §9) on real light fields with DP synthesised from them (SPEC §2).
+"""Quality benchmark on real light fields with DP synthesised from them (docs/benchmarks.md).
 
     python benchmarks/quality.py                      # dev scenes: hci/antinous, lytro/illum_2067 (inner 7x7),
                                                       # lytro/lytro1_IMG_0001 (10x10); both protocols
@@ -27,7 +27,6 @@ maps for the methods that estimate disparity, and contact sheets of the rendered
 from __future__ import annotations
 
 import argparse
-import os
 import re
 import sys
 import time
@@ -41,6 +40,10 @@ if __package__ in (None, ""):
 
 from benchmarks import metrics as M
 from benchmarks.common import DEFAULT_DATA, device_string, fmt, host_info, print_table, write_json
+from benchmarks.teacher_views import (TEACHER, TEACHER_PAIR_REACH_PX, sgbm_settings,  # noqa: F401
+                                     teacher_disparity, teacher_rig)
+from benchmarks.quality_figures import FigureSink, psnr_scale, slug  # noqa: F401 - part of this script's API
+from benchmarks.temporal import crop_offsets, temporal_stability  # noqa: F401
 
 
 @dataclass(frozen=True)
@@ -97,11 +100,6 @@ def protocol_apertures(grid: int) -> dict[str, int]:
     return {"full": grid, "phone": phone_like_aperture(grid)}
 
 
-def sgbm_settings(aperture: int) -> dict:
-    """Search range and horizontal upsampling of SGBM per protocol: phone-like DP disparities are ~1 px."""
-    return {"max_disparity": 16.0, "upscale": 2} if aperture >= 5 else {"max_disparity": 6.0, "upscale": 4}
-
-
 # ---- methods: each returns (views uint8 [K, K, H, W, 3], D [H, W] or None, ms) ----------------------------
 class DplfRunner:
     """engine.Pipeline instances, cached per (renderer, views, baseline)."""
@@ -140,63 +138,6 @@ def _timed(fn, *args):
     return res, (time.perf_counter() - t) * 1e3
 
 
-# ---- the stereo teacher on real views ----------------------------------------------------------------------
-TEACHER = "teacher-sgbm-3view"
-# Training (models/train.py) runs sgbm_teacher(stereo, 2.0, d_range=(-20, 20)): cameras at u = -2, 0, +2, so
-# the SGBM search reaches +-40 px between the centre camera and each side camera. Here the same pixel reach.
-TEACHER_PAIR_REACH_PX = 40.0
-
-
-def teacher_rig(k: int) -> tuple[int, int, int]:
-    """(row, centre column, m) of the teacher's 3-view rig on a K x K LF: views [row, col - m], [row, col],
-    [row, col + m], the widest symmetric triple of the centre row. Even K has no centre view: the rig is
-    centred on view (K/2 - 1, K/2 - 1), half a step up-left of the grid centre (see teacher_disparity)."""
-    if k < 3:
-        raise ValueError(f"teacher_rig: need a light field of at least 3x3 views, got {k}x{k}")
-    c = k // 2 if k % 2 else k // 2 - 1
-    return c, c, c
-
-
-def teacher_disparity(views_u8: np.ndarray, aperture: int) -> np.ndarray:
-    """D [H, W] float32 (SPEC §2 units for the DP pair synthesised over the central aperture x aperture views)
-    from models.teacher.sgbm_teacher on three views of the LF's centre row.  views_u8 [K, K, H, W, 3].
-
-    Units. LF view (r, c) sees I[r, c](x, y) = I_c(x + d (c - ctr), y + d (r - ctr)), d = disparity per view
-    step (the HCI convention, verified on the data: shared/data/README.md). synthesize_dp over A x A views puts
-    the half-aperture centroids at -+c-bar view steps (engine.conventions.half_aperture_centroid), so the DP
-    pair's disparity is D = 2 c-bar d and a view k steps from the centre sits at u = k / (2 c-bar)
-    (engine.conventions.lf_view_u; SPEC §2: I_u(x) = I_c(x + D u)). The views at columns ctr -+ m are therefore
-    the teacher rig's cameras at u = -+s with s = m / (2 c-bar) in D units -- exactly render_sample's
-    stereo_baseline -- and sgbm_teacher(views3, s) returns D (each side pair has pixel disparity d m = D s,
-    which sgbm_teacher divides by s). Phone-like and full-aperture protocols see the same three images; only
-    s (hence the D units) differs. Even K: the rig's centre camera sits at (u0, v0) = -0.5 / (2 c-bar) (both
-    axes), where it sees I_c(x + D u0, y + D v0); its D map is moved onto the centre grid by solving
-    D_c(p) = D_cam(p - D_c(p) (u0, v0)) by fixed-point iteration (|D u0| is a fraction of a pixel).
-    """
-    import cv2
-
-    from engine.conventions import lf_view_u
-    from models.teacher import sgbm_teacher
-
-    k = views_u8.shape[0]
-    row, col, m = teacher_rig(k)
-    s = lf_view_u(m, aperture)
-    views3 = views_u8[row, [col - m, col, col + m]].astype(np.float32) / 255.0
-    reach = TEACHER_PAIR_REACH_PX / s
-    d_cam = sgbm_teacher(views3, s, d_range=(-reach, reach))
-    ctr = (k - 1) / 2.0
-    u0, v0 = lf_view_u(col - ctr, aperture), lf_view_u(row - ctr, aperture)
-    if u0 == 0.0 and v0 == 0.0:
-        return d_cam
-    h, w = d_cam.shape
-    ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
-    d = d_cam
-    for _ in range(4):
-        d = cv2.remap(d_cam, xs - d * np.float32(u0), ys - d * np.float32(v0), cv2.INTER_LINEAR,
-                      borderMode=cv2.BORDER_REPLICATE)
-    return d.astype(np.float32)
-
-
 def run_baselines(left, right, rgb, k: int, baseline: float, aperture: int, gt_d, cbar: float,
                   views_u8: np.ndarray | None = None) -> dict:
     """The baselines' (views uint8 [K, K, H, W, 3], D [H, W] or None, ms) by name. views_u8: the real LF (for the
@@ -226,7 +167,7 @@ def run_baselines(left, right, rgb, k: int, baseline: float, aperture: int, gt_d
 
 def evaluate_scene(views_u8, gt_d, name: str, dplf: DplfRunner | None, log=print,
                    figures: FigureSink | None = None) -> list[dict]:
-    """Every method on one scene, both protocols. Returns rows (SPEC §9 shape + scene/protocol keys).
+    """Every method on one scene, both protocols. Returns rows (the benchmark JSON row shape + scene/protocol keys).
     figures: where to draw this scene's pictures (rows then list theirs under "figures")."""
     from engine.conventions import half_aperture_centroid
     from engine.io.lightfield import synthesize_dp
@@ -249,7 +190,7 @@ def evaluate_scene(views_u8, gt_d, name: str, dplf: DplfRunner | None, log=print
         for method in list(results):
             pred, d, ms = results.pop(method)   # free each method's K x K views once scored and drawn
             metrics = {k_: v for k_, v in M.lf_scores(pred, views_u8).items()}
-            if k % 2:   # the centre view, left out of mean/worst, on its own (SPEC §9: per view)
+            if k % 2:   # the centre view, left out of mean/worst, on its own (reported per view)
                 metrics["psnr_centre"] = metrics["psnr_per_view"][k // 2][k // 2]
                 metrics["ssim_centre"] = metrics["ssim_per_view"][k // 2][k // 2]
             if gt_d is not None and d is not None:
@@ -281,188 +222,6 @@ def evaluate_scene(views_u8, gt_d, name: str, dplf: DplfRunner | None, log=print
             f"{r['name']} {r['metrics']['psnr_mean']:.2f} dB" for r in rows if r["protocol"] == protocol))
     if figures is not None:
         figures.scene_figures(name, views_u8, gt_d, rows, disparities)
-    return rows
-
-
-# ---- pictures --------------------------------------------------------------------------------------------
-def slug(text: str) -> str:
-    """'lytro/illum_2067 (inner 7x7)' -> 'lytro-illum_2067-inner-7x7' (file-name safe)."""
-    return re.sub(r"[^A-Za-z0-9_.]+", "-", text).strip("-")
-
-
-def psnr_scale(rows: list[dict]) -> tuple[float, float]:
-    """One dB scale for all methods (and protocols) of a scene: whole dB around every finite per-view PSNR."""
-    vals = np.concatenate([np.asarray(r["metrics"]["psnr_per_view"], np.float64).ravel() for r in rows])
-    vals = vals[np.isfinite(vals)]
-    if vals.size == 0:
-        return 20.0, 50.0
-    lo, hi = float(np.floor(vals.min())), float(np.ceil(vals.max()))
-    return lo, max(hi, lo + 1.0)
-
-
-class FigureSink:
-    """Writes quality.py's PNGs into `folder`; `paths` lists them relative to `relative_to` (the JSON's folder).
-
-    sheets: which methods get a contact sheet of their rendered views: "dplf" (dplf, dplf-layers; default),
-    "all" (also the baselines that render parallax), "none". The ground-truth sheet comes with any sheet.
-    """
-
-    SHEET_METHODS = {"dplf": ("dplf", "dplf-layers"), "none": (),
-                     "all": ("dplf", "dplf-layers", "sgbm-dibr", TEACHER, "oracle-dibr")}
-
-    def __init__(self, folder, relative_to=None, sheets: str = "dplf", max_width: int = 2000):
-        if sheets not in self.SHEET_METHODS:
-            raise ValueError(f"sheets={sheets!r}: use one of {sorted(self.SHEET_METHODS)}")
-        self.folder = Path(folder)
-        self.relative_to = Path(relative_to) if relative_to is not None else None
-        self.sheets, self.max_width = sheets, max_width
-        self.paths: list[str] = []
-
-    def save(self, stem: str, img: np.ndarray) -> str:
-        from benchmarks import figures as F
-
-        path = F.save_png(self.folder / f"{stem}.png", img)
-        rel = os.path.relpath(path, self.relative_to) if self.relative_to is not None else str(path)
-        self.paths.append(rel)
-        return rel
-
-    def wants_sheet(self, method: str) -> bool:
-        return method in self.SHEET_METHODS[self.sheets]
-
-    def _scale_text(self, views: np.ndarray) -> str:
-        from benchmarks import figures as F
-
-        scale = F.contact_sheet_geometry(*views.shape[:4], self.max_width)[0]
-        return "full size" if scale == 1.0 else f"downscaled x{scale:.3f}"
-
-    def views_sheet(self, scene: str, row: dict, views: np.ndarray) -> str:
-        from benchmarks import figures as F
-
-        k = views.shape[0]
-        m = row["metrics"]
-        title = [f"{scene}  {row['protocol']} (A={row['aperture']})  {row['name']}: rendered {k}x{k} views "
-                 f"(row v, column u), {self._scale_text(views)}",
-                 f"PSNR mean {m['psnr_mean']:.2f} dB, worst {m['psnr_worst']:.2f} dB"]
-        img = F.add_title(F.contact_sheet(views, self.max_width), title)
-        return self.save(f"{slug(scene)}_{row['protocol']}_{row['name']}_views", img)
-
-    def scene_figures(self, scene: str, views_u8: np.ndarray, gt_d, rows: list[dict], disparities: dict) -> None:
-        """Per-view PSNR heat-maps of every row, disparity pictures, the ground-truth contact sheet."""
-        from benchmarks import figures as F
-        from engine.conventions import half_aperture_centroid
-
-        k = views_u8.shape[0]
-        if self.sheets != "none":
-            title = [f"{scene}: ground-truth light field, {k}x{k} views (row v, column u), "
-                     + self._scale_text(views_u8)]
-            self.save(f"{slug(scene)}_gt_views", F.add_title(F.contact_sheet(views_u8, self.max_width), title))
-        lo, hi = psnr_scale(rows)
-        centre = (k // 2, k // 2) if k % 2 else None
-        for row in rows:
-            m = row["metrics"]
-            title = [f"{scene}  {row['protocol']} (A={row['aperture']}, baseline {row['baseline']})  {row['name']}",
-                     f"per-view PSNR: mean {m['psnr_mean']:.2f} dB, worst {m['psnr_worst']:.2f} dB "
-                     + ("(outlined centre view not counted)" if centre else "(all views count)")]
-            img = F.psnr_heatmap(np.asarray(m["psnr_per_view"], np.float64), lo, hi, title, centre=centre)
-            row["figures"].append(self.save(f"{slug(scene)}_{row['protocol']}_{row['name']}_psnr", img))
-        by = {(r["protocol"], r["name"]): r for r in rows}
-        for protocol in dict.fromkeys(p for p, _ in disparities):
-            items = [(meth, d) for (p, meth), d in disparities.items() if p == protocol]
-            a = by[(protocol, items[0][0])]["aperture"]
-            two_cbar = 2.0 * half_aperture_centroid(a)
-            if gt_d is not None:   # GT units (px per view step), the units of the metrics
-                d_range = (float(np.floor(gt_d.min() * 10) / 10), float(np.ceil(gt_d.max() * 10) / 10))
-                units = "px/step"
-            else:                  # D px, one scale for the methods of this protocol
-                allv = np.concatenate([d.ravel() for _, d in items])
-                d_range = (float(np.floor(np.percentile(allv, 1) * 10) / 10),
-                           float(np.ceil(np.percentile(allv, 99) * 10) / 10))
-                d_range = (d_range[0], max(d_range[1], d_range[0] + 0.1))
-                units = "D px"
-            for method, d in items:
-                row = by[(protocol, method)]
-                if gt_d is not None:
-                    m = row["metrics"]
-                    title = [f"{scene}  {protocol} (A={a})  {method}: disparity in GT units, d = D / {two_cbar:.3f}",
-                             f"MSEx100 {m['disp_mse_x100']:.2f} raw, {m['disp_mse_x100_affine']:.2f} after the fit; "
-                             f"BadPix0.07 {m['disp_badpix_007']:.1f}% raw, {m['disp_badpix_007_affine']:.1f}% after; "
-                             f"dimmed {M.HCI_BORDER}-px border not scored"]
-                    img = F.disparity_figure(d / two_cbar, gt_d, d_range, title, border=M.HCI_BORDER, units=units)
-                else:
-                    title = [f"{scene}  {protocol} (A={a})  {method}: disparity D (px, SPEC 2), no ground truth",
-                             "colour scale shared by the methods of this protocol"]
-                    img = F.disparity_figure(d, None, d_range, title, units=units)
-                row["figures"].append(self.save(f"{slug(scene)}_{protocol}_{method}_disparity", img))
-
-
-# ---- temporal stability ----------------------------------------------------------------------------------
-def crop_offsets(frames: int, step: tuple[int, int] = (3, 5)) -> list[tuple[int, int]]:
-    """Known integer (y, x) offsets of the sliding crop window, frame by frame."""
-    return [(t * step[0], t * step[1]) for t in range(frames)]
-
-
-def temporal_stability(views_u8, gt_d, frames: int, crop: int, dplf: DplfRunner | None, aperture: int,
-                       log=print, teacher: bool = False) -> list[dict]:
-    """Flicker of each method's centre view, corner view (u = v = -max) and disparity on a sliding crop.
-    teacher: also the stereo teacher (on the same crops of its three LF views)."""
-    from benchmarks.baselines.dibr_baseline import dibr_views, sgbm_disparity, to_u8
-    from engine.conventions import grid_positions, half_aperture_centroid
-    from engine.io.lightfield import synthesize_dp
-
-    k = views_u8.shape[0]
-    cbar = half_aperture_centroid(aperture)
-    baseline = ((k - 1) / 2.0) / (2.0 * cbar)
-    left, right, rgb = synthesize_dp(views_u8, aperture)
-    offsets = crop_offsets(frames)
-    h, w = left.shape
-    if crop + offsets[-1][0] > h or crop + offsets[-1][1] > w:
-        raise ValueError(f"temporal: crop {crop} + motion {offsets[-1]} exceeds the {h}x{w} scene; use a smaller crop")
-    pos = grid_positions(3, 1.0).reshape(-1, 2)[[4, 0]]  # centre, top-left corner
-    methods = {"copy": [], "sgbm-dibr": [], "oracle-dibr": []}
-    if teacher and k >= 3:
-        methods[TEACHER] = []
-    use_dplf = dplf is not None and dplf.available()
-    if use_dplf:
-        methods.update({"dplf": [], "dplf-layers": []})
-    for oy, ox in offsets:
-        sl = (slice(oy, oy + crop), slice(ox, ox + crop))
-        l, r, c = left[sl], right[sl], rgb[sl]
-        methods["copy"].append((to_u8(c), to_u8(c), None))
-        d = sgbm_disparity(l, r, **sgbm_settings(aperture))
-        v = to_u8(dibr_views(c, d, pos, baseline))
-        methods["sgbm-dibr"].append((v[0], v[1], d))
-        if TEACHER in methods:
-            d = teacher_disparity(views_u8[:, :, sl[0], sl[1]], aperture)
-            v = to_u8(dibr_views(c, d, pos, baseline))
-            methods[TEACHER].append((v[0], v[1], d))
-        if gt_d is not None:
-            d = (2.0 * cbar * gt_d[sl]).astype(np.float32)
-            v = to_u8(dibr_views(c, d, pos, baseline))
-            methods["oracle-dibr"].append((v[0], v[1], d))
-        if use_dplf:
-            for renderer, label in (("dibr", "dplf"), ("layers", "dplf-layers")):
-                if methods[label] is None:
-                    continue
-                try:
-                    views, d, _ = dplf(renderer, l, r, c, 3, baseline)
-                    methods[label].append((views[1, 1], views[0, 0], d))
-                except Exception as exc:  # noqa: BLE001
-                    log(f"  temporal {label} skipped: {type(exc).__name__}: {exc}")
-                    methods[label] = None
-    rows = []
-    for name, seq in methods.items():
-        if not seq:
-            continue
-        metrics = {"flicker_centre": M.flicker(M.align_crops([s[0] for s in seq], offsets)),
-                   "flicker_corner": M.flicker(M.align_crops([s[1] for s in seq], offsets))}
-        if seq[0][2] is not None:
-            metrics["flicker_disparity_px"] = M.flicker(M.align_crops([s[2] for s in seq], offsets))
-        kind = "dplf" if name.startswith("dplf") else "baseline"
-        rows.append({"name": name, "kind": kind, "backend": "ort-cpu" if kind == "dplf" else "opencv-cpu",
-                     "precision": "fp32", "height": crop, "width": crop, "views": 3, "fps": None,
-                     "latency_ms": {"p50": None, "p95": None, "p99": None}, "params": None, "gmacs": None,
-                     "scene": "temporal", "protocol": "full" if aperture == k else "phone", "aperture": aperture,
-                     "frames": frames, "offsets": offsets, "metrics": metrics})
     return rows
 
 
@@ -513,7 +272,7 @@ FLICKER_KEYS = ("flicker_centre", "flicker_corner")
 
 
 def spec9_gaps(rows: list[dict], temporal: bool = True) -> list[str]:
-    """What SPEC §9 asks of quality.py that `rows` lack (empty when complete): per scene and method both
+    """What the quality benchmark must report that `rows` lack (empty when complete): per scene and method both
     protocols; LF PSNR/SSIM per view, mean and worst; on scenes with GT, every disparity-estimating method's
     MSEx100 and BadPix0.07 raw and affine-fitted; with temporal=True, flicker rows for every method on both
     protocols (views, and disparity for the methods that estimate it)."""
@@ -553,7 +312,7 @@ def main(argv=None) -> int:
     ap.add_argument("--threads", type=int, default=None)
     ap.add_argument("--no-dplf", action="store_true", help="baselines only")
     ap.add_argument("--models-dir", default=None, help="ONNX models folder (default: the bundled models/weights)")
-    ap.add_argument("--json", default=None, help="write the results (SPEC §9 shape) to this file")
+    ap.add_argument("--json", default=None, help="write the results as JSON to this file")
     ap.add_argument("--figures", default=None,
                     help="folder for the PNG pictures (default with --json: <json path without .json>-figures/; "
                          "none without --json or --figures)")
@@ -588,7 +347,7 @@ def main(argv=None) -> int:
     rows, notes = run(args.data, scenes, crop, temporal_frames, args.temporal_crop, dplf,
                       log=lambda m: print(m, file=sys.stderr), figures=sink)
     gaps = spec9_gaps(rows, temporal=temporal_frames >= 2)
-    notes += [f"SPEC 9 gap: {g}" for g in gaps]
+    notes += [f"missing from the report: {g}" for g in gaps]
     print_rows(rows)
     for n in notes:
         print(f"  note: {n}")

@@ -1,4 +1,4 @@
-"""Speed benchmark (SPEC §9): dplf per backend and resolution, next to baselines, same machine, same run.
+"""Speed benchmark: dplf per backend and resolution, next to baselines, same machine, same run.
 
     python benchmarks/speed.py                                   # 256x192 and 640x480, ort-cpu, 7x7 views
     python benchmarks/speed.py --sizes 256x192,640x480,1280x720 --iters 30 --json benchmarks/results/x.json
@@ -23,7 +23,8 @@ import numpy as np
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.common import (STAGES, device_string, fmt, host_info, input_frame, parse_sizes, percentiles,
+from engine.latency import latency_summary  # noqa: E402
+from benchmarks.common import (STAGES, device_string, fmt, host_info, input_frame, parse_sizes,
                                print_table, write_json)
 
 MIN_ITERS = 3
@@ -46,7 +47,7 @@ def _timed_loop(step, iters: int, warmup: int, max_seconds: float) -> tuple[list
 
 def _row(name, kind, backend, precision, size, views, laps, wall, params, gmacs, **metrics) -> dict:
     h, w = size
-    stages = {s: percentiles([lap[s] for lap in laps if s in lap]) for s in STAGES}
+    stages = {s: latency_summary([lap[s] for lap in laps if s in lap]) for s in STAGES}
     stages = {s: v for s, v in stages.items() if v["p50"] is not None}
     return {"name": name, "kind": kind, "backend": backend, "precision": precision, "height": h, "width": w,
             "views": views, "fps": round(len(laps) / wall, 3), "iters": len(laps),
@@ -327,7 +328,7 @@ def main(argv=None) -> int:
     ap.add_argument("--dtype", default="float32", choices=("float32", "uint8"),
                     help="view dtype returned to the host (default float32; uint8 moves 4x fewer bytes)")
     ap.add_argument("--models-dir", default=None, help="ONNX models folder (default: the bundled models/weights)")
-    ap.add_argument("--json", default=None, help="write the results (SPEC §9 shape) to this file")
+    ap.add_argument("--json", default=None, help="write the results as JSON to this file")
     args = ap.parse_args(argv)
     try:
         sizes = parse_sizes(args.sizes)

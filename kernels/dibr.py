@@ -1,4 +1,4 @@
-"""Occlusion-aware depth-image-based rendering (DIBR) for the disparity-only path (SPEC §6, §8).
+"""Occlusion-aware depth-image-based rendering (DIBR) for the disparity-only path.
 
 Target: view_(u,v)(x, y) ~ rgb(x + b*D*u, y + b*D*v). Exact semantics, per view with s = (b*u, b*v) in float32
 (the CUDA kernels in dibr_warp.cu follow them operation for operation):
@@ -25,7 +25,7 @@ from concurrent.futures import ThreadPoolExecutor
 import cv2
 import numpy as np
 
-from .render_layers import _bilinear_clamped
+from .render_layers import bilinear_clamped
 
 _LOW32 = np.uint64(0xFFFFFFFF)
 
@@ -214,7 +214,7 @@ def dibr_warp_reference(rgb: np.ndarray, disparity: np.ndarray, positions: np.nd
     out = np.empty((positions.shape[0], H, W, 3), out_dtype)
 
     def sample(x, y, d, su, sv):
-        return _bilinear_clamped(rgb_chw, np.float32([[x + d * su]]), np.float32([[y + d * sv]]))[:, 0, 0]
+        return bilinear_clamped(rgb_chw, np.float32([[x + d * su]]), np.float32([[y + d * sv]]))[:, 0, 0]
 
     for p, (u, v) in enumerate(positions):
         su, sv = np.float32(baseline) * u, np.float32(baseline) * v

@@ -1,4 +1,4 @@
-// Occlusion-aware DIBR (SPEC §6, §8); semantics in kernels/dibr.py (module docstring), step by step:
+// Occlusion-aware DIBR; semantics in kernels/dibr.py (module docstring), step by step:
 //   dibr_splat   (step 1) zbuf[p, ty, tx] = atomicMax(key), key = ordered(d) << 32 | (0xFFFFFFFF - src index)
 //   dibr_resolve (step 2) visible pixels: Dt = D[winner], colour = bilinear clamped rgb(x + Dt*su, y + Dt*sv)
 //   dibr_fill_*  (step 3) holes copy the colour of the nearest visible pixel (left, right, up, down) with the

@@ -1,4 +1,4 @@
-"""Raw DP/RGB -> normalised, padded NCHW model inputs (SPEC §2, §6, §8), and the crop back.
+"""Raw DP/RGB -> normalised, padded NCHW model inputs, and the crop back.
 
 Normalisation of the DP planes: float input is taken as already in [0, 1] (copied as is); integer input
 (uint8 / uint16) becomes clip((x - black_level) / (white_level - black_level), 0, 1), white_level

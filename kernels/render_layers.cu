@@ -1,4 +1,4 @@
-// Layered light-field renderer (SPEC §6, §8): all P views of a frame in one launch.
+// Layered light-field renderer: all P views of a frame in one launch.
 //   view_p(x, y, c) = mean_r prod_l layers[l, r, c](x + b*planes[l]*u_p, y + b*planes[l]*v_p)
 // Bilinear, border clamp (coordinate clamped to [0, W-1] x [0, H-1] before floor), d = b*planes[l]*u in
 // float32; products in l order, sum over r in order, then * (1/R). uint8 = clip(rint(255 * view)).

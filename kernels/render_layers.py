@@ -1,4 +1,4 @@
-"""Layered light-field renderer (SPEC §6, §8): CPU fast path and a pure reference.
+"""Layered light-field renderer: CPU fast path and a pure reference.
 
     view_p(x, y, c) = mean_r prod_l layers[l, r, c](x + b * planes[l] * u_p, y + b * planes[l] * v_p)
 
@@ -185,7 +185,7 @@ def render_layers(layers: np.ndarray, planes: np.ndarray, positions: np.ndarray,
     return out
 
 
-def _bilinear_clamped(img: np.ndarray, xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
+def bilinear_clamped(img: np.ndarray, xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
     """Sample img [..., H, W] at float coordinates xs, ys [H', W'] (bilinear, border clamp) in float64."""
     H, W = img.shape[-2:]
     xs = np.clip(xs.astype(np.float64), 0, W - 1)
@@ -214,7 +214,7 @@ def render_layers_reference(layers: np.ndarray, planes: np.ndarray, positions: n
         product = np.ones((R, C, H, W), np.float64)
         for l in range(L):
             dx, dy = shifts[p, l]
-            product *= _bilinear_clamped(layers[l], xs + dx, ys + dy)  # float32 coordinates, as the kernels
+            product *= bilinear_clamped(layers[l], xs + dx, ys + dy)  # float32 coordinates, as the kernels
         views[p] = product.mean(axis=0).transpose(1, 2, 0)
     if np.dtype(out_dtype) == np.uint8:
         return np.clip(np.rint(views * 255.0), 0, 255).astype(np.uint8)

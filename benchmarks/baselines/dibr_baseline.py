@@ -1,6 +1,6 @@
 """Classical baselines: SGBM disparity on the DP pair + DIBR, and the `copy` light field.
 
-- ``sgbm_disparity``: OpenCV semi-global matching on the DP pair, in the units of D (SPEC §2:
+- ``sgbm_disparity``: OpenCV semi-global matching on the DP pair, in the units of D (
   D = x_left - x_right, signed). DP disparities are small and fractional, so the pair is upsampled
   horizontally by ``upscale`` before matching and the result divided back ("rescaled").
 - ``dibr_views``: backward warp of the centre image with D (``kernels.dibr.dibr_warp``, occlusion-aware;

@@ -6,7 +6,8 @@ import json
 import numpy as np
 import pytest
 
-from benchmarks.common import parse_sizes, percentiles, synthetic_frame
+from benchmarks.common import parse_sizes, synthetic_frame
+from engine.latency import latency_summary
 
 
 def _image(seed=0, h=64, w=80):
@@ -19,7 +20,7 @@ def test_common_helpers():
     assert parse_sizes("256x192, 640x480") == [(192, 256), (480, 640)]
     with pytest.raises(ValueError, match="WIDTHxHEIGHT"):
         parse_sizes("640by480")
-    p = percentiles(list(range(1, 101)))
+    p = latency_summary(list(range(1, 101)))
     assert p["p50"] == pytest.approx(50.5) and p["p99"] == pytest.approx(99.01)
 
 
