@@ -271,7 +271,7 @@ DISP_KEYS = ("disp_mse_x100", "disp_badpix_007", "disp_mse_x100_affine", "disp_b
 FLICKER_KEYS = ("flicker_centre", "flicker_corner")
 
 
-def spec9_gaps(rows: list[dict], temporal: bool = True) -> list[str]:
+def report_gaps(rows: list[dict], temporal: bool = True) -> list[str]:
     """What the quality benchmark must report that `rows` lack (empty when complete): per scene and method both
     protocols; LF PSNR/SSIM per view, mean and worst; on scenes with GT, every disparity-estimating method's
     MSEx100 and BadPix0.07 raw and affine-fitted; with temporal=True, flicker rows for every method on both
@@ -346,7 +346,7 @@ def main(argv=None) -> int:
     temporal_frames = args.temporal_frames if not args.holdout else 0
     rows, notes = run(args.data, scenes, crop, temporal_frames, args.temporal_crop, dplf,
                       log=lambda m: print(m, file=sys.stderr), figures=sink)
-    gaps = spec9_gaps(rows, temporal=temporal_frames >= 2)
+    gaps = report_gaps(rows, temporal=temporal_frames >= 2)
     notes += [f"missing from the report: {g}" for g in gaps]
     print_rows(rows)
     for n in notes:
@@ -356,7 +356,7 @@ def main(argv=None) -> int:
     if args.json:
         write_json(args.json, device_string(args.backend), host_info(args.threads), rows, notes=notes,
                    split="holdout" if args.holdout else "dev",
-                   dplf=(dplf.info if dplf is not None else None), spec9_missing=gaps,
+                   dplf=(dplf.info if dplf is not None else None), report_missing=gaps,
                    figures=(sink.paths if sink is not None else []),
                    teacher={"name": TEACHER, "pair_reach_px": TEACHER_PAIR_REACH_PX,
                             "rig": "views [row, ctr - m], [row, ctr], [row, ctr + m] of the centre row, m = (K-1)//2 "

@@ -169,7 +169,7 @@ def test_teacher_rig_uses_the_centre_row():
         quality.teacher_rig(2)
 
 
-def test_teacher_row_figures_and_spec9_check(tmp_path):
+def test_teacher_row_figures_and_report_check(tmp_path):
     """Teacher row with disparity metrics on both protocols, pictures written and listed, nothing of §9 missing."""
     from benchmarks import quality
 
@@ -188,8 +188,8 @@ def test_teacher_row_figures_and_spec9_check(tmp_path):
         assert "psnr_centre" in t["metrics"]
     for a in (5, 3):
         rows += quality.temporal_stability(views, gt, 3, 48, None, a, log=lambda m: None, teacher=True)
-    assert quality.spec9_gaps(rows) == []
-    assert quality.spec9_gaps([r for r in rows if r["name"] != quality.TEACHER or r["scene"] != "temporal"])
+    assert quality.report_gaps(rows) == []
+    assert quality.report_gaps([r for r in rows if r["name"] != quality.TEACHER or r["scene"] != "temporal"])
     names = {p.split("/")[-1] for p in sink.paths}
     assert all((tmp_path / p).is_file() for p in sink.paths) and len(names) == len(sink.paths)
     for protocol in ("full", "phone"):
@@ -208,7 +208,7 @@ def test_quick_run_writes_readable_figures(data_dir, tmp_path):
     out = tmp_path / "q.json"
     assert quality.main(["--quick", "--json", str(out), "--data", str(data_dir)]) == 0
     doc = json.loads(out.read_text())
-    assert doc["figures"] and doc["spec9_missing"] == []
+    assert doc["figures"] and doc["report_missing"] == []
     assert all(p.startswith("q-figures/") for p in doc["figures"])
     for rel in doc["figures"]:
         img = cv2.imread(str(tmp_path / rel), cv2.IMREAD_COLOR)
