@@ -6,8 +6,6 @@ Fabricated sources carry a physical DP pair: a texture seen with a known dispari
 right not swapped), after any rotation, frame offset or lossy encoding.
 """
 import json
-import sys
-import types
 
 import cv2
 import numpy as np
@@ -18,6 +16,7 @@ from typer.testing import CliRunner
 from engine.conventions import dp_gray
 from engine.io.convert import (LAYOUTS, convert, convert_command, detect_layout, open_layout, parallax_axis,
                                parallax_verdict)
+from engine.io import sbs_video
 from engine.io.dpfile import DPReader
 
 H, W, PAD = 48, 64, 8
@@ -296,15 +295,6 @@ def test_dp_gifs(tmp_path):
 
 # ---------------------------------------------------------------- side-by-side video
 
-def _video_module(monkeypatch):
-    try:
-        import engine.io.video as video
-    except ImportError:
-        video = types.ModuleType("engine.io.video")
-        monkeypatch.setitem(sys.modules, "engine.io.video", video)
-    return video
-
-
 def test_sbs_video_converter_contract(tmp_path, monkeypatch):
     """The converter against the documented iter_sbs_video contract, with exact frames (no codec)."""
     rng = np.random.default_rng(7)
@@ -317,7 +307,7 @@ def test_sbs_video_converter_contract(tmp_path, monkeypatch):
         for i, (lft, rgt) in enumerate(frames[:max_frames]):
             yield i, 0.5 + i / 25.0, lft, rgt
 
-    monkeypatch.setattr(_video_module(monkeypatch), "iter_sbs_video", fake_iter, raising=False)
+    monkeypatch.setattr(sbs_video, "iter_sbs_video", fake_iter)   # the reader the sbs-video format calls
     (tmp_path / "v.mp4").write_bytes(b"not decoded by the fake")
     assert detect_layout(tmp_path / "v.mp4") == "sbs-video"
     report = convert(tmp_path / "v.mp4", tmp_path / "v.dp", rotate=0)
@@ -342,10 +332,6 @@ def test_sbs_video_converter_contract(tmp_path, monkeypatch):
 
 
 def test_sbs_video_file(tmp_path):
-    try:
-        import engine.io.video  # noqa: F401
-    except ImportError as e:
-        pytest.skip(f"engine.io.video (iter_sbs_video) is not in this tree yet: {e}")
     path = tmp_path / "sbs.avi"
     writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 12.0, (2 * W, H))
     if not writer.isOpened():
