@@ -7,7 +7,6 @@ import os
 import re
 import threading
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Any
 
 import cv2
@@ -24,7 +23,7 @@ class VideoSourceError(OSError):
 
 
 def parse_camera(spec: Any) -> int | str | None:
-    """What ``cv2.VideoCapture`` should open for a live-source spec, or None if SPEC is not one.
+    """What ``cv2.VideoCapture`` should open for a live-source spec, or None if ``spec`` is not one.
 
     An int (not bool) or "camera:N" -> N; "/dev/videoN" -> the path; a stream URL (STREAM_SCHEMES) -> the URL.
     """

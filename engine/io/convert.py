@@ -28,8 +28,8 @@ from engine.io.formats.files import SIDECAR
 from engine.io.orientation import parallax_axis, parallax_verdict
 
 LAYOUTS = formats.names()
-__all__ = ["LAYOUTS", "ConvertReport", "convert", "convert_command", "detect_layout", "open_layout",
-           "parallax_axis", "parallax_verdict"]
+__all__ = ["LAYOUTS", "ConvertReport", "convert", "detect_layout", "open_layout", "parallax_axis",
+           "parallax_verdict"]   # + convert_command, built on first access (module __getattr__)
 
 
 @dataclass

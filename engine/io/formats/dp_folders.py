@@ -10,6 +10,7 @@ from pathlib import Path
 from engine.io.formats.files import IMAGE_EXTS, SIDECAR, natural_key, suffix
 from engine.io.formats.pairs import open_pairs
 from engine.io.formats.registry import COMMON_OPTIONS, InputFormat
+from engine.io.formats.sequence import RawSequence
 
 # Sibling folders: (set name, side). DPDD test_l/test_r/test_c, Restormer inputL/inputR/inputC, plain left/right(/rgb).
 _SIDE_DIRS = (re.compile(r"^(?P<set>.+)_(?P<side>l|r|c|left|right|center|centre|rgb)$", re.IGNORECASE),
@@ -47,7 +48,8 @@ def _side_images(d: Path) -> dict[str, Path]:
     return out
 
 
-def open_dp_folders(src: Path, *, view: str | None = None, fps=None, black_level=None, white_level=None) -> RawSequence:
+def open_dp_folders(src: Path, *, view: str | None = None, fps=None, black_level=None,
+                    white_level=None) -> RawSequence:
     sets = folder_sets(src) if src.is_dir() else {}
     if not sets:
         raise ValueError(f"{src}: no left/right folders (e.g. test_l/ + test_r/, inputL/ + inputR/, left/ + right/) "
