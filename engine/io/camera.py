@@ -8,8 +8,18 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from engine.io.capture import (STREAM_SCHEMES, CaptureSource, VideoSourceError, capture_fps, describe,
-                               frame_timestamp, open_capture, parse_camera, split_sbs, to_rgb8)
+from engine.io.capture import (
+    STREAM_SCHEMES,
+    CaptureSource,
+    VideoSourceError,
+    capture_fps,
+    describe,
+    frame_timestamp,
+    open_capture,
+    parse_camera,
+    split_sbs,
+    to_rgb8,
+)
 from engine.io.frames import output_size, pair_to_frame
 
 CAMERA_LAYOUTS = ("sbs", "dp-pair")

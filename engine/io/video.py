@@ -9,7 +9,14 @@
 ``VIDEO_EXTS``, ``is_video_path``                    engine/io/formats/files.py
 """
 from engine.io.camera import CAMERA_LAYOUTS, CameraSource
-from engine.io.capture import STREAM_SCHEMES, VideoSourceError, open_capture, parse_camera, redact, split_sbs
+from engine.io.capture import (
+           STREAM_SCHEMES,
+           VideoSourceError,
+           open_capture,
+           parse_camera,
+           redact,
+           split_sbs,
+)
 from engine.io.formats.files import VIDEO_EXTS, is_video_path
 from engine.io.frames import pair_to_frame
 from engine.io.grabber import DROP_POLICIES, FrameGrabber, Grabbed

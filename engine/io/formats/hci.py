@@ -1,5 +1,5 @@
-"""Layout ``hci``: HCI light-field folder: views ``input_CamNNN.png`` (a K x K grid); one frame, DP synthesised over
-``aperture=`` x ``aperture=`` central views (default: all)."""
+"""Layout ``hci``: HCI light-field folder: views ``input_CamNNN.png`` (a K x K grid).
+One frame, DP synthesised over ``aperture=`` x ``aperture=`` central views (default: all)."""
 from __future__ import annotations
 
 from pathlib import Path

@@ -1,5 +1,5 @@
-"""Layout ``lytro``: Lytro light-field folder: views ``*_RR_CC.png`` (row, column from 1); one frame, DP synthesised over
-``aperture=`` x ``aperture=`` central views (default: all)."""
+"""Layout ``lytro``: Lytro light-field folder: views ``*_RR_CC.png`` (row, column from 1).
+One frame, DP synthesised over ``aperture=`` x ``aperture=`` central views (default: all)."""
 from __future__ import annotations
 
 from pathlib import Path

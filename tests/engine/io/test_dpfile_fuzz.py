@@ -31,10 +31,17 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from engine.io.dpfile import MAX_HEADER_BYTES, MAX_PIXELS, MAX_SIDE, DPFormatError, DPReader, DPWriter
+from engine.io.dpfile import (
+    MAX_HEADER_BYTES,
+    MAX_PIXELS,
+    MAX_SIDE,
+    DPFormatError,
+    DPReader,
+    DPWriter,
+)
 from engine.io.dpformat import decode_plane
-
 from tests.paths import ROOT
+
 DEMO = ROOT / "samples" / "demo.dp"
 W, H, N = 12, 8, 3
 MEMORY_CAP = 16 << 20          # bytes a tiny (< 8 kB) fuzzed file may make the reader allocate at peak
