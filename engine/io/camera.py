@@ -8,18 +8,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from engine.io.capture import (
-    STREAM_SCHEMES,
-    CaptureSource,
-    VideoSourceError,
-    capture_fps,
-    describe,
-    frame_timestamp,
-    open_capture,
-    parse_camera,
-    split_sbs,
-    to_rgb8,
-)
+from engine.io.capture import (STREAM_SCHEMES, CaptureSource, VideoSourceError, capture_fps, describe, frame_timestamp,
+                               open_capture, parse_camera, split_sbs, to_rgb8)
 from engine.io.frames import output_size, pair_to_frame
 
 CAMERA_LAYOUTS = ("sbs", "dp-pair")
@@ -125,7 +115,8 @@ class CameraSource(CaptureSource):
                     raise VideoSourceError(f"{self.name} stopped delivering frames after {self.read_count} "
                                            f"(disconnected?); reconnect it and restart the stream")
                 return
-            ts = (time.perf_counter() - self._t0 if self.live else frame_timestamp(self._caps[0], self.read_count, self.fps))
+            ts = (time.perf_counter() - self._t0 if self.live
+                  else frame_timestamp(self._caps[0], self.read_count, self.fps))
             self.read_count += 1
             if self.layout == "sbs":
                 left, right = split_sbs(to_rgb8(raw[0]))

@@ -14,32 +14,10 @@ from typing import Iterator
 import numpy as np
 
 from engine.errors import one_line
-from engine.io.dpformat import (
-    CODEC_ZLIB,
-    CRC,
-    FILE_HEAD,
-    FILE_MAGIC,
-    FILTER_NONE,
-    FILTER_SUB,
-    FOOTER,
-    FOOTER_MAGIC,
-    FRAME_FIXED,
-    FRAME_MAGIC,
-    INDEX_MAGIC,
-    MAX_HEADER_BYTES,
-    MAX_PLANES,
-    PLANE_DESC,
-    PLANE_IDS,
-    POOL,
-    RECORD_HEAD,
-    VERSION,
-    DPFormatError,
-    DPFrame,
-    DPHeader,
-    decode_plane,
-    frame_budget,
-    header_problem,
-)
+from engine.io.dpformat import (CODEC_ZLIB, CRC, FILE_HEAD, FILE_MAGIC, FILTER_NONE, FILTER_SUB, FOOTER, FOOTER_MAGIC,
+                                FRAME_FIXED, FRAME_MAGIC, INDEX_MAGIC, MAX_HEADER_BYTES, MAX_PLANES, PLANE_DESC,
+                                PLANE_IDS, POOL, RECORD_HEAD, VERSION, DPFormatError, DPFrame, DPHeader, decode_plane,
+                                frame_budget, header_problem)
 
 
 class DPReader:

@@ -11,27 +11,9 @@ from pathlib import Path
 
 import numpy as np
 
-from engine.io.dpformat import (
-    CALIBRATION_KEYS,
-    CODEC_ZLIB,
-    CRC,
-    FILE_HEAD,
-    FILE_MAGIC,
-    FILTER_SUB,
-    FOOTER,
-    FOOTER_MAGIC,
-    FRAME_FIXED,
-    FRAME_MAGIC,
-    INDEX_MAGIC,
-    MAX_HEADER_BYTES,
-    PLANE_DESC,
-    PLANE_IDS,
-    POOL,
-    VERSION,
-    DPHeader,
-    encode_plane,
-    header_problem,
-)
+from engine.io.dpformat import (CALIBRATION_KEYS, CODEC_ZLIB, CRC, FILE_HEAD, FILE_MAGIC, FILTER_SUB, FOOTER,
+                                FOOTER_MAGIC, FRAME_FIXED, FRAME_MAGIC, INDEX_MAGIC, MAX_HEADER_BYTES, PLANE_DESC,
+                                PLANE_IDS, POOL, VERSION, DPHeader, encode_plane, header_problem)
 
 
 def _check_header(h: DPHeader) -> DPHeader:

@@ -14,15 +14,8 @@ from typing import Iterator
 import cv2
 import numpy as np
 
-from engine.io.capture import (
-    CaptureSource,
-    VideoSourceError,
-    capture_fps,
-    frame_timestamp,
-    open_capture,
-    split_sbs,
-    to_rgb8,
-)
+from engine.io.capture import (CaptureSource, VideoSourceError, capture_fps, frame_timestamp, open_capture, split_sbs,
+                               to_rgb8)
 from engine.io.dpfile import DPHeader
 from engine.io.frames import check_selection, output_size, pair_to_frame
 

@@ -6,22 +6,13 @@
 ``parse_camera``, ``open_capture``, ``redact``, ``split_sbs``, ``VideoSourceError``, ``STREAM_SCHEMES``
                                                      engine/io/capture.py
 ``pair_to_frame``                                    engine/io/frames.py
-``VIDEO_EXTS``, ``is_video_path``                    engine/io/formats/files.py
 """
 from engine.io.camera import CAMERA_LAYOUTS, CameraSource
-from engine.io.capture import (
-           STREAM_SCHEMES,
-           VideoSourceError,
-           open_capture,
-           parse_camera,
-           redact,
-           split_sbs,
-)
-from engine.io.formats.files import VIDEO_EXTS, is_video_path
+from engine.io.capture import STREAM_SCHEMES, VideoSourceError, open_capture, parse_camera, redact, split_sbs
 from engine.io.frames import pair_to_frame
 from engine.io.grabber import DROP_POLICIES, FrameGrabber, Grabbed
 from engine.io.sbs_video import VideoSource, iter_sbs_video, video_info
 
-__all__ = ["CAMERA_LAYOUTS", "DROP_POLICIES", "STREAM_SCHEMES", "VIDEO_EXTS", "CameraSource", "FrameGrabber",
-           "Grabbed", "VideoSource", "VideoSourceError", "is_video_path", "iter_sbs_video", "open_capture",
+__all__ = ["CAMERA_LAYOUTS", "DROP_POLICIES", "STREAM_SCHEMES", "CameraSource", "FrameGrabber",
+           "Grabbed", "VideoSource", "VideoSourceError", "iter_sbs_video", "open_capture",
            "pair_to_frame", "parse_camera", "redact", "split_sbs", "video_info"]

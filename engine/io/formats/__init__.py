@@ -7,17 +7,7 @@ the order layouts are listed in help and messages; detection order is ``registry
     dpmv          dpMV 3-phone capture roots                dp-gif      two-frame DP GIFs
     sbs-video     side-by-side videos                       dp          .dp files
 """
-from engine.io.formats import (
-    dp,
-    dp_folders,
-    dp_gif,
-    dp_pairs,
-    dpmv,
-    hci,
-    lytro,
-    pixel4,
-    sbs_video,
-)
+from engine.io.formats import dp, dp_folders, dp_gif, dp_pairs, dpmv, hci, lytro, pixel4, sbs_video
 from engine.io.formats.registry import detect, get, names, open_layout, register
 
 for _module in (hci, lytro, pixel4, dp_pairs, dp_folders, dpmv, dp_gif, sbs_video, dp):

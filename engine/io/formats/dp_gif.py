@@ -7,13 +7,7 @@ import cv2
 import numpy as np
 
 from engine.io.dpfile import DPHeader
-from engine.io.formats.files import (
-    check_sizes,
-    colour_pair_planes,
-    is_glob,
-    list_files,
-    suffix,
-)
+from engine.io.formats.files import check_sizes, colour_pair_planes, is_glob, list_files, suffix
 from engine.io.formats.registry import InputFormat
 from engine.io.formats.sequence import RawSequence
 

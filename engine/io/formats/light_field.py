@@ -9,13 +9,7 @@ import numpy as np
 from engine.conventions import half_aperture_centroid
 from engine.io.dpfile import DPHeader
 from engine.io.formats.sequence import RawSequence
-from engine.io.lightfield import (
-    central_slice,
-    lf_view_files,
-    load_light_field,
-    read_rgb,
-    synthesize_dp,
-)
+from engine.io.lightfield import central_slice, lf_view_files, load_light_field, read_rgb, synthesize_dp
 
 LF_OPTIONS = frozenset({"fps", "aperture"})
 

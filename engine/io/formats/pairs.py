@@ -8,15 +8,8 @@ from pathlib import Path
 import numpy as np
 
 from engine.io.dpfile import DPHeader
-from engine.io.formats.files import (
-    SIDECAR,
-    check_sizes,
-    list_files,
-    pair_files,
-    read_frame_rgb,
-    read_plane,
-    read_sidecar,
-)
+from engine.io.formats.files import (SIDECAR, check_sizes, list_files, pair_files, read_frame_rgb, read_plane,
+                                     read_sidecar)
 from engine.io.formats.sequence import RawSequence
 from engine.io.orientation import parse_rotate
 

@@ -9,13 +9,7 @@ import numpy as np
 
 from engine.io.dpfile import DPHeader
 from engine.io.formats.files import SIDECAR
-from engine.io.orientation import (
-    AUTO_ROTATION,
-    parallax_axis,
-    parallax_verdict,
-    parse_rotate,
-    rotate_planes,
-)
+from engine.io.orientation import AUTO_ROTATION, parallax_axis, parallax_verdict, parse_rotate, rotate_planes
 
 
 class RawSequence:

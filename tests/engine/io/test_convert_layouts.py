@@ -11,22 +11,9 @@ import numpy as np
 import typer
 from typer.testing import CliRunner
 
-from engine.io.convert import (
-    LAYOUTS,
-    convert,
-    convert_command,
-    parallax_axis,
-    parallax_verdict,
-)
+from engine.io.convert import LAYOUTS, convert, convert_command, parallax_axis, parallax_verdict
 from engine.io.dpfile import DPReader
-from tests.engine.io.dp_samples import (
-    H,
-    W,
-    dp_pair,
-    measure_shift,
-    one_line_error,
-    write_img,
-)
+from tests.engine.io.dp_samples import H, W, dp_pair, measure_shift, one_line_error, write_img
 
 
 def test_rotation_auto_explicit_and_sidecar(tmp_path):

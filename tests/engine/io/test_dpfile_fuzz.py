@@ -31,14 +31,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from engine.io.dpfile import (
-    MAX_HEADER_BYTES,
-    MAX_PIXELS,
-    MAX_SIDE,
-    DPFormatError,
-    DPReader,
-    DPWriter,
-)
+from engine.io.dpfile import MAX_HEADER_BYTES, MAX_PIXELS, MAX_SIDE, DPFormatError, DPReader, DPWriter
 from engine.io.dpformat import decode_plane
 from tests.paths import ROOT
 

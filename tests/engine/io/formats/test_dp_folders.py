@@ -4,14 +4,7 @@ import pytest
 
 from engine.io.convert import convert, detect_layout
 from engine.io.dpfile import DPReader
-from tests.engine.io.dp_samples import (
-    H,
-    W,
-    dp_pair,
-    measure_shift,
-    one_line_error,
-    write_img,
-)
+from tests.engine.io.dp_samples import H, W, dp_pair, measure_shift, one_line_error, write_img
 
 
 @pytest.mark.parametrize("names", [("test_l/source", "test_r/source", "test_c/source"), ("inputL", "inputR", "inputC")])

@@ -5,15 +5,7 @@ import pytest
 from engine.conventions import dp_gray
 from engine.io.convert import convert, detect_layout
 from engine.io.dpfile import DPReader
-from tests.engine.io.dp_samples import (
-    H,
-    W,
-    dp_pair,
-    measure_shift,
-    one_line_error,
-    read_gif,
-    write_gif,
-)
+from tests.engine.io.dp_samples import H, W, dp_pair, measure_shift, one_line_error, read_gif, write_gif
 
 
 def test_dp_gifs(tmp_path):

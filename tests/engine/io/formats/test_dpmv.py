@@ -7,14 +7,7 @@ import pytest
 
 from engine.io.convert import convert, detect_layout, open_layout
 from engine.io.dpfile import DPReader
-from tests.engine.io.dp_samples import (
-    H,
-    W,
-    dp_pair,
-    measure_shift,
-    one_line_error,
-    write_img,
-)
+from tests.engine.io.dp_samples import H, W, dp_pair, measure_shift, one_line_error, write_img
 
 
 def _dpmv_root(tmp_path, starts, ext="jpg", flat=False):

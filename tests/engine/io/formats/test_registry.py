@@ -28,8 +28,6 @@ def test_names_and_detection_orders_cover_the_registry():
 def test_one_video_extension_list():
     assert {"ts", "flv", "mp4", "avi", "mov", "mkv", "m4v", "webm", "mpg", "mpeg", "wmv"} == set(VIDEO_EXTS)
     assert is_video_path("a/b.TS") and is_video_path("x.flv") and not is_video_path("x.gif")
-    from engine.io import video
-    assert video.VIDEO_EXTS is VIDEO_EXTS and video.is_video_path is is_video_path
 
 
 def test_detect_files_by_content_then_extension(tmp_path):
@@ -62,7 +60,8 @@ def test_folder_detection_order_and_explanations(tmp_path):
 
 
 @pytest.mark.parametrize("layout, option, message", [
-    ("dp-pairs", {"view": "B"}, "--view applies to dpmv (phone A/B/C) and dp-folders (folder set) sources, not dp-pairs"),
+    ("dp-pairs", {"view": "B"},
+     "--view applies to dpmv (phone A/B/C) and dp-folders (folder set) sources, not dp-pairs"),
     ("pixel4", {"frame_offset": 1}, "--frame-offset applies to dpMV capture roots (layout dpmv), not pixel4"),
     ("dp-gif", {"aperture": 3}, "--aperture applies only to light-field sources (hci, lytro), not dp-gif"),
     ("hci", {"black_level": 3}, "--black-level/--white-level do not apply to a light field"),
