@@ -30,7 +30,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from engine.io.convert import IMAGE_EXTS, SIDECAR, _list_files, _pairs, _read_plane
+from engine.io.formats import dpmv as dpmv_format
+from engine.io.formats.files import IMAGE_EXTS, read_plane
 from engine.io.lightfield import read_rgb
 
 VIEWS = ("A", "B", "C")
@@ -120,24 +121,18 @@ def _read_calibration(root: Path) -> dict:
     return out
 
 
-def _dp_levels(dp_dir: Path, first_plane: Path) -> tuple[int, int]:
-    """(black, white) of the DP planes: from a dp_header.json sidecar, else 0 .. 2^bits - 1."""
-    side = dp_dir / SIDECAR
-    meta = {}
-    if side.exists():
-        try:
-            meta = json.loads(side.read_text())
-        except ValueError as e:
-            raise ValueError(f"{side}: invalid JSON ({e})") from e
-    top = 65535 if _read_plane(first_plane).dtype == np.uint16 else 255
-    black, white = int(meta.get("black_level", 0)), int(meta.get("white_level", top))
+def _dp_levels(header, dp_dir: Path) -> tuple[int, int]:
+    """(black, white) of the DP planes, as `dplf convert` reads them (a dp_header.json sidecar, else
+    0 .. 2^bits - 1), checked to make a usable normalisation."""
+    top = 65535 if header.bit_depth == 16 else 255
+    black, white = int(header.black_level), int(header.white_level)
     if not 0 <= black < white <= top:
-        raise ValueError(f"{side}: need 0 <= black_level < white_level <= {top}, got {black}, {white}")
+        raise ValueError(f"{dp_dir}: need 0 <= black_level < white_level <= {top}, got {black}, {white}")
     return black, white
 
 
 def _is_root(path: Path) -> bool:
-    return (path / "rectified").is_dir() or (path / "dp_data").is_dir()
+    return dpmv_format.is_capture_root(path)
 
 
 def _root_captures(root: Path) -> list[Capture]:
@@ -158,13 +153,13 @@ def _root_captures(root: Path) -> list[Capture]:
     if not dp_root.is_dir():
         raise ValueError(f"{dp_root}: missing folder; put the centre phone's DP pairs in dp_data/B/"
                          f"image_NNN_left.*/image_NNN_right.* (or directly in dp_data/); {DOCS}")
-    dp_dir = dp_root / "B" if (dp_root / "B").is_dir() else dp_root
-    pairs = _pairs(_list_files(dp_dir))
-    if not pairs:
-        raise ValueError(f"{dp_dir}: no DP pairs (image_NNN_left.*/image_NNN_right.*) in dp_data/B/ or dp_data/; "
-                         f"{DOCS}")
+    # the centre phone's DP frames by the rules `dplf convert` uses (dp_data/B or dp_data/, frame offsets,
+    # pair naming, RGB, sidecar levels)
+    seq = dpmv_format.open_dpmv(root, view="B")
+    dp_dir = Path(seq.header.tags["dp_folder"])
+    pairs = seq.pairs
     cal = _read_calibration(root)
-    levels = _dp_levels(dp_dir, pairs[0]["left"])
+    levels = _dp_levels(seq.header, dp_dir)
     out, missing = [], []
     for g in pairs:
         absent = [v for v, files in zip(VIEWS, stems) if g["stem"] not in files]
@@ -361,7 +356,7 @@ def _read_dp(capture: Capture) -> tuple[np.ndarray, np.ndarray, str]:
     black, white = capture.levels
     planes = []
     for p in (capture.left, capture.right):
-        raw = _read_plane(p)
+        raw = read_plane(p)
         if planes and raw.shape != planes[0].shape:
             raise ValueError(f"{p}: {raw.shape[1]}x{raw.shape[0]} differs from its left plane "
                              f"{planes[0].shape[1]}x{planes[0].shape[0]}")

@@ -1,4 +1,4 @@
-"""4D light-field folders (HCI, Lytro) and DP synthesis from a light field (SPEC §2).
+"""4D light-field folders (HCI, Lytro) and DP synthesis from a light field (docs/dp-format.md, "Converters").
 
 HCI: ``input_CamNNN.png``, index = K*row + col (row top to bottom). Lytro: ``*_RR_CC.png`` with 1-based
 row/col (``IMG_0001_NNN_RR_CC.png``: NNN is a serpentine counter and is ignored).
@@ -92,7 +92,7 @@ def parallax_is_transposed(views: np.ndarray, min_shift: float = 0.3) -> bool:
     """True when moving along the grid's columns shifts the image vertically and along its rows horizontally.
 
     Some datasets (Lytro-1 IMG_0001 in ../shared/data) name views RR_CC with RR the horizontal aperture index;
-    DP synthesis needs columns = horizontal parallax (SPEC §2), so the loader measures it (phase correlation
+    DP synthesis needs columns = horizontal parallax (the DP convention), so the loader measures it (phase correlation
     of the outermost views of the middle row and column) instead of trusting the names.  views [K,K,H,W,3].
     """
     k = views.shape[0]
@@ -117,7 +117,7 @@ def central_slice(grid: int, aperture: int) -> slice:
 
 
 def synthesize_dp(views: np.ndarray, aperture: int | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """DP pair + full-aperture RGB from a light field (SPEC §2), over the central A x A views.
+    """DP pair + full-aperture RGB from a light field, over the central A x A views.
 
     views: [K, K, H, W, 3] float in [0, 1] (uint8 is scaled by 1/255). aperture: A (default K).
     Returns left [H, W], right [H, W], rgb [H, W, 3], float32. left = weighted mean over the columns of the

@@ -4,10 +4,9 @@ import struct
 import numpy as np
 import pytest
 
-from tests.paths import ROOT
-
 from engine.io.dpfile import DPFormatError, DPFrame, DPHeader, DPReader, DPWriter
 from engine.io.pfm import PFMError, read_pfm, write_pfm
+from tests.paths import ROOT
 
 H, W = 24, 40
 

@@ -31,10 +31,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from engine.io.dpfile import (MAX_HEADER_BYTES, MAX_PIXELS, MAX_SIDE, DPFormatError, DPReader, DPWriter,
-                              _decode_plane)
-
+from engine.io.dpfile import MAX_HEADER_BYTES, MAX_PIXELS, MAX_SIDE, DPFormatError, DPReader, DPWriter
+from engine.io.dpformat import decode_plane
 from tests.paths import ROOT
+
 DEMO = ROOT / "samples" / "demo.dp"
 W, H, N = 12, 8, 3
 MEMORY_CAP = 16 << 20          # bytes a tiny (< 8 kB) fuzzed file may make the reader allocate at peak
@@ -413,7 +413,7 @@ def test_decompression_bomb_is_bounded():
     tracemalloc.start()
     try:
         with pytest.raises(ValueError, match="expected 96"):
-            _decode_plane(bomb, (8, 12), np.dtype(np.uint8), 0)
+            decode_plane(bomb, (8, 12), np.dtype(np.uint8), 0)
         peak = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
