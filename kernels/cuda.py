@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from kernels.preprocess import padded_size
+from .preprocess import padded_size
 
 _DIR = Path(__file__).resolve().parent
 _BLOCK = (32, 8, 1)

@@ -25,7 +25,7 @@ from concurrent.futures import ThreadPoolExecutor
 import cv2
 import numpy as np
 
-from kernels.render_layers import _bilinear_clamped
+from .render_layers import _bilinear_clamped
 
 _LOW32 = np.uint64(0xFFFFFFFF)
 

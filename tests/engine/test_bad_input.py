@@ -89,13 +89,13 @@ DPLF_RUN = [sys.executable, "-c", "import sys; sys.argv[0] = 'dplf-run'; from en
 DPLF_RUN_FULL_DISK = [sys.executable, "-c", """
 import errno, os
 import engine.io.outputs as o
-real, full = o._atomic, []
+real, full = o.atomic_write, []
 def atomic(path, write):
     if full or "000001" in str(path):
         full.append(path)
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
     return real(path, write)
-o._atomic = atomic
+o.atomic_write = atomic
 import sys
 sys.argv[0] = "dplf-run"
 from engine.cli import run_main
@@ -342,7 +342,7 @@ def _fill_disk_at(monkeypatch, frame: int, sticky: bool) -> list:
     (space is freed again, so the final manifest can still be written)."""
     import engine.io.outputs as outputs
 
-    real, failed = outputs._atomic, []
+    real, failed = outputs.atomic_write, []
 
     def atomic(path, write):
         if (sticky and failed) or (f"{frame:06d}" in str(path) and not failed):
@@ -350,7 +350,7 @@ def _fill_disk_at(monkeypatch, frame: int, sticky: bool) -> list:
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
         return real(path, write)
 
-    monkeypatch.setattr(outputs, "_atomic", atomic)
+    monkeypatch.setattr(outputs, "atomic_write", atomic)
     return failed
 
 

@@ -1,4 +1,4 @@
-"""torch-cuda backend and the GPU hot path, against the CPU pipeline (ort-cpu) on a real demo frame.
+"""The GPU hot path (engine/gpu_executor.py, GpuExecutor) and the torch-cuda backend, against the CPU pipeline (ort-cpu) on a real demo frame.
 
 GPU tests skip without PyTorch + CuPy + a CUDA GPU; the probe/argument tests run everywhere.
 """
