@@ -110,7 +110,7 @@ def preview_command(
     out: Path = typer.Option(..., "--out", "-o", help="output folder"),
     frame: int = typer.Option(None, help="source frame index (default: the first frame of the run)"),
     views: int = typer.Option(5, help="source input: render an N x N grid"),
-    baseline: float = typer.Option(1.0, help="source input: grid half-extent in aperture units"),
+    baseline: float = typer.Option(1.0, help="source input: grid half-extent in aperture units, > 0 and <= 100"),
     max_size: int = typer.Option(320, help="source input: downscale so that max(H, W) <= this"),
     backend: str = typer.Option("auto", help="source input: inference backend"),
 ):
@@ -152,7 +152,7 @@ def refocus_command(
     aperture: float = typer.Option(None, help="synthetic aperture radius in (u, v) units; default all views, "
                                               "0 = the centre view"),
     views: int = typer.Option(9, help=".dp input: render an N x N grid"),
-    baseline: float = typer.Option(1.0, help=".dp input: grid half-extent in aperture units"),
+    baseline: float = typer.Option(1.0, help=".dp input: grid half-extent in aperture units, > 0 and <= 100"),
     max_size: int = typer.Option(None, help=".dp input: downscale so that max(H, W) <= this"),
     backend: str = typer.Option("auto", help=".dp input: inference backend"),
 ):
@@ -183,9 +183,27 @@ LAZY = {"convert": ("engine.io.convert", "convert_command",
 _PASS_THROUGH = {"allow_extra_args": True, "ignore_unknown_options": True, "help_option_names": []}
 
 
+def _entry_points() -> dict[str, metadata.EntryPoint]:
+    """The dplf.commands entry points: the installed package's; for a source checkout whose installed metadata
+    predates them (an old editable install), the ones its pyproject.toml declares."""
+    try:
+        found = {ep.name: ep for ep in metadata.entry_points(group=ENTRY_POINTS)}
+    except Exception:  # noqa: BLE001 - broken metadata must not break `dplf --help`
+        found = {}
+    if found:
+        return found
+    pyproject = Path(__file__).resolve().parent.parent / "pyproject.toml"
+    try:
+        import tomllib
+
+        declared = tomllib.loads(pyproject.read_text())["project"]["entry-points"][ENTRY_POINTS]
+    except (ImportError, OSError, ValueError, KeyError, TypeError):
+        return {}
+    return {name: metadata.EntryPoint(name, str(value), ENTRY_POINTS) for name, value in declared.items()}
+
+
 def _entry_point(name: str):
-    found = [ep for ep in metadata.entry_points(group=ENTRY_POINTS) if ep.name == name]
-    return found[0] if found else None
+    return _entry_points().get(name)
 
 
 def _load_command(name: str):
@@ -203,8 +221,10 @@ def _load_command(name: str):
     try:
         return ep.load()
     except (ImportError, AttributeError) as exc:
-        raise UserError(f"the {name} command is not available here ({one_line(exc)}); it needs the train "
-                        f"extra: pip install 'dplf[train]'") from exc
+        ours = str(getattr(exc, "name", None) or "").split(".")[0] in ("models", "export", "engine")
+        todo = "reinstall dplf" if ours or isinstance(exc, AttributeError) else \
+            "it needs the train extra: pip install 'dplf[train]'"
+        raise UserError(f"the {name} command cannot be loaded from {ep.value} ({one_line(exc)}); {todo}") from exc
 
 
 def _invoke(obj, prog: str, args: list[str]):
@@ -226,7 +246,7 @@ def _register_lazy(name: str, help_text: str) -> None:
         except UserError as exc:
             if any(a in ("--help", "-h") for a in ctx.args):   # say what it is and why it cannot run
                 typer.echo(f"Usage: {prog} [OPTIONS]\n\n  {help_text} Install it with: pip install 'dplf[train]'"
-                           f"\n\n  Not available here: {exc}")
+                           f"\n\n  Not available: {exc}")
                 raise typer.Exit(0) from None
             fail(prog, str(exc))
         _invoke(obj, prog, list(ctx.args))
@@ -237,11 +257,7 @@ def _register_lazy(name: str, help_text: str) -> None:
 def _register_optional() -> None:
     for name, (_, _, help_text) in LAZY.items():
         _register_lazy(name, help_text)
-    try:
-        installed = [ep.name for ep in metadata.entry_points(group=ENTRY_POINTS)]
-    except Exception:  # noqa: BLE001 - broken metadata must not break `dplf --help`
-        installed = []
-    for name in dict.fromkeys([*PLUGIN_HELP, *installed]):
+    for name in dict.fromkeys([*PLUGIN_HELP, *_entry_points()]):
         if name not in LAZY:
             _register_lazy(name, PLUGIN_HELP.get(name, f"see `dplf {name} --help`"))
 

@@ -13,15 +13,16 @@ centroids B apart) see it displaced by
     D_cam = f_px * B * (1/z - 1/z_f)                 f_px = s / pixel pitch (the intrinsic focal length, px)
 
 pixels: a stereo pair of baseline B verged on the focal plane. For a circular aperture of diameter A = f / N the
-half-disc centroids are B = 4 A / (3 pi) apart (u = -1/2 .. +1/2, engine/conventions.py). The camera's D_cam relates to the
-model's D by the `.dp` header's affine map D_cam = disparity_gain * D + disparity_offset (docs/dp-format.md), so
+half-disc centroids are B = 4 A / (3 pi) apart (u = -1/2 .. +1/2, engine/conventions.py). The camera's D_cam
+relates to the model's D by the `.dp` header's affine map D_cam = disparity_gain * D + disparity_offset
+(docs/dp-format.md), so
 
     a = f_px * B / gain,   b = -(f_px * B / z_f + offset) / gain          (1/z_f = 0 when z_f is not given)
 
 Equivalently 1/z = (gain * D + offset) / (f_px * B) + 1/z_f: without a focus distance, gain * D + offset must be
 the disparity relative to infinity (the offset carries the focal plane, f_px * B / z_f). A camera whose DP pair
-shows the opposite parallax has a negative gain (engine/conventions.py), so D_cam always grows nearer. Depth maps mark invalid
-pixels (non-finite D, D beyond infinity, outside [min_depth_m, max_depth_m]) with 0 in every format.
+shows the opposite parallax has a negative gain, so D_cam always grows nearer. Depth maps mark invalid pixels
+(non-finite D, D beyond infinity, outside [min_depth_m, max_depth_m]) with 0 in every format.
 Pure numpy + OpenCV, no torch.
 """
 from __future__ import annotations

@@ -167,7 +167,8 @@ class Pipeline:
                 return self._gpu.render(out.disparity, out.rgb, out.layers, out.planes, positions, baseline,
                                         np.dtype(dtype))
         if out.layers is not None:
-            return _load_kernels("render_layers").render_layers(out.layers, out.planes, positions, baseline, out=buf, out_dtype=dtype)
+            return _load_kernels("render_layers").render_layers(out.layers, out.planes, positions, baseline, out=buf,
+                                                                out_dtype=dtype)
         return _load_kernels("dibr").dibr_warp(out.rgb, out.disparity, positions, baseline, out=buf, out_dtype=dtype)
 
     def _buffer(self, name: str, shape, dtype) -> np.ndarray:

@@ -1,7 +1,7 @@
 """Synthetic refocus and aperture from a light field by shift-and-add (docs/outputs.md, "Refocus").
 
-A view at aperture position (u, v) is I_(u,v)(x, y) = I_c(x + D u, y + D v) (engine/conventions.py), so shifting it back by
-slope * (u, v) aligns every point whose disparity D equals `slope`:
+A view at aperture position (u, v) is I_(u,v)(x, y) = I_c(x + D u, y + D v) (engine/conventions.py), so shifting
+it back by slope * (u, v) aligns every point whose disparity D equals `slope`:
 
     refocus(x, y) = mean over views with sqrt(u^2 + v^2) <= R of  I_(u,v)(x - slope u, y - slope v)
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -197,7 +198,9 @@ def load_torchscript(path, device: str = "cuda") -> tuple[object, dict]:
                                 f"it beside the ONNX) or use --backend ort-cpu")
     extra = {METADATA_FILE: ""}
     try:
-        module = torch.jit.load(str(path), map_location=device, _extra_files=extra)
+        with warnings.catch_warnings():   # torch 2.x deprecates TorchScript; the artefact format is still this
+            warnings.simplefilter("ignore", DeprecationWarning)
+            module = torch.jit.load(str(path), map_location=device, _extra_files=extra)
     except RuntimeError as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ValueError(f"{path} is not a loadable TorchScript file ({first}); run `dplf export` again") from None

@@ -682,9 +682,9 @@ DOC_TEMPLATE = """# Bad input and faults: what dplf says
 
 Every user-facing entry point fails on bad input with **one line** (what, where, what to do), exit
 code **2** for bad input or an unusable environment (130 for Ctrl-C), no traceback, and nothing already written
-is lost. This page is generated from the real outputs by `python tests/engine/test_bad_input.py`; the same cases are
-tests (`tests/engine/test_bad_input.py`, `tests/engine/io/test_dpfile_fuzz.py`). `IN` and `OUT` stand for the input and output
-folders of the run. Run on a machine without a GPU.
+is lost. This page is generated from the real outputs by `python tests/engine/test_bad_input.py`; the same
+cases are tests (`tests/engine/test_bad_input.py`, `tests/engine/io/test_dpfile_fuzz.py`). `IN` and `OUT` stand
+for the input and output folders of the run. Run on a machine without a GPU.
 
 ## `dplf-run`
 

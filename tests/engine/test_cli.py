@@ -124,12 +124,19 @@ def test_plugin_commands_fail_in_one_line_when_their_module_is_missing(monkeypat
     from engine import cli
 
     def broken():
-        raise ModuleNotFoundError("No module named 'torch'")
+        raise ModuleNotFoundError("No module named 'torch'", name="torch")
 
-    monkeypatch.setattr(cli, "_entry_point", lambda name: types.SimpleNamespace(name=name, load=broken))
-    with pytest.raises(cli.UserError, match=r"the train command is not available here \(No module named 'torch'\); "
+    monkeypatch.setattr(cli, "_entry_point", lambda name: types.SimpleNamespace(name=name, value="m:f", load=broken))
+    with pytest.raises(cli.UserError, match=r"the train command cannot be loaded from m:f \(No module named 'torch'\); "
                                             r"it needs the train extra"):
         cli._load_command("train")
+    def missing():
+        raise ModuleNotFoundError("No module named 'export.cli'", name="export.cli")
+
+    monkeypatch.setattr(cli, "_entry_point", lambda name: types.SimpleNamespace(name=name, value="export.cli:f",
+                                                                                 load=missing))
+    with pytest.raises(cli.UserError, match=r"cannot be loaded from export.cli:f .*; reinstall dplf$"):
+        cli._load_command("export")
     monkeypatch.setattr(cli, "_entry_point", lambda name: None)
     with pytest.raises(cli.UserError, match="no 'export' command is installed"):
         cli._load_command("export")
@@ -168,3 +175,12 @@ def test_plugin_command_without_its_module_exits_2_with_one_line():
     assert res.stderr.strip().splitlines() == [
         "dplf train: error: no 'train' command is installed (entry point group dplf.commands); reinstall dplf: "
         "pip install 'dplf[train]'"]
+
+
+def test_entry_points_come_from_pyproject_when_the_installed_metadata_lacks_them(monkeypatch):
+    from engine import cli
+
+    monkeypatch.setattr(cli.metadata, "entry_points", lambda group: [])
+    eps = cli._entry_points()
+    assert eps["train"].value == "models.training.cli:train_command"
+    assert eps["export"].value == "export.cli:export_command"
