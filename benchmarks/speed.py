@@ -142,13 +142,13 @@ def bench_paper_cuda(size, views: int, iters: int, warmup: int, frame, max_secon
     from benchmarks.baselines import paper_lf
     from engine.backends.torch_cuda_backend import TorchCudaSession
     from engine.conventions import grid_positions
-    from engine.gpu_frame import CudaFrame
+    from engine.gpu_executor import GpuExecutor
 
     h, w = size
     model = paper_lf.build()
     params, gmacs = paper_lf.count_params(model), paper_lf.count_gmacs(model, h, w)
     session = TorchCudaSession(model, ["rgb", "dp"], ["layers", "planes"], fp16=True)
-    path = CudaFrame(None, session, grid_positions(views, 1.0).reshape(-1, 2), "host")
+    path = GpuExecutor(None, session, grid_positions(views, 1.0).reshape(-1, 2), "host")
     left, right, rgb = frame
     laps, wall = _timed_loop(lambda: path.process(left, right, rgb, 0.0, None, views, 1.0, dtype)["timings"],
                              iters, warmup, max_seconds)

@@ -1,16 +1,21 @@
-"""`dplf` command line: run, convert, info, preview, depth, refocus (+ train and export, which need the `train`
-extra)."""
+"""`dplf` command line: run, convert, info, preview, depth, refocus, and the commands other parts install
+(train, export: entry-point group `dplf.commands`, loaded only when invoked, so engine never imports them)."""
 from __future__ import annotations
 
 import inspect
 import json
 import sys
+from importlib import import_module, metadata
 from pathlib import Path
 
+import click
 import typer
+
+from .errors import one_line
 
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  rich_markup_mode=None,   # help text is plain: "[train]" is an extra, not markup
                   help="dplf: dual-pixel video -> disparity + light-field views.")
 
 
@@ -27,15 +32,16 @@ def run_command(
     input: str = typer.Option(..., "--input", "-i", help=".dp file, folder or glob of DP pairs, light-field "
                               "folder, side-by-side L|R video, or a camera (camera:N, /dev/videoN, rtsp://...)"),
     out: Path = typer.Option(..., "--out", "-o", help="output folder"),
-    views: int = typer.Option(7, help="render an N x N grid of views"),
-    baseline: float = typer.Option(1.0, help="grid half-extent in aperture units (1 = the physical aperture)"),
+    views: int = typer.Option(7, help="render an N x N grid of views, N >= 1 (for disparity only use --no-views)"),
+    baseline: float = typer.Option(1.0, help="grid half-extent in aperture units, > 0 and <= 100 "
+                                             "(1 = the physical aperture; > 1 extrapolates parallax)"),
     backend: str = typer.Option("auto", help="auto | trt | ort-cuda | torch-cuda | ort-cpu"),
     precision: str = typer.Option("auto", help="auto | fp32 | fp16"),
     format: str = typer.Option("png", "--format",
                                help="views as png | npy | mp4 (a video per view) | mosaic (one video tiling the grid)"),
     frames: int = typer.Option(None, help="process at most this many frames"),
     start: int = typer.Option(0, help="first frame index"),
-    no_views: bool = typer.Option(False, "--no-views", help="disparity only"),
+    no_views: bool = typer.Option(False, "--no-views", help="disparity only: no views are rendered or written"),
     max_size: int = typer.Option(None, help="downscale so that max(H, W) <= this"),
     renderer: str = typer.Option("dibr", help="dibr (occlusion-aware warp with D) | layers (LF student)"),
     preview: bool = typer.Option(False, help="also write a colour PNG of each disparity map"),
@@ -45,11 +51,15 @@ def run_command(
                                                      "(docs/outputs.md)"),
     mosaic_max_size: int = typer.Option(None, help="--format mosaic: cap on the video's longer side "
                                                    "(default 4096; tiles are scaled down to fit)"),
+    overwrite: bool = typer.Option(False, "--overwrite", help="replace the run already in --out (a used --out is "
+                                   "refused otherwise; files that are not part of a run are kept)"),
 ):
-    """Convert a DP video into disparity maps and light-field views (SPEC §4)."""
+    """Convert a DP video into disparity maps and light-field views (see docs/outputs.md)."""
     from .run import run
 
     try:
+        if views < 1 and not no_views:
+            raise UserError(f"--views must be >= 1, got {views}; for disparity only pass --no-views")
         extra = _optional_args(run, depth=depth, mosaic_max_size=mosaic_max_size)
         if depth is not None:
             from .depth import load_calibration
@@ -57,12 +67,13 @@ def run_command(
             load_calibration(depth)    # a bad calibration fails before any work
         summary = run(input=input, out=out, views=0 if no_views else views, baseline=baseline, backend=backend,
                       precision=precision, view_format=format, frames=frames, start=start, max_size=max_size,
-                      renderer=renderer, preview=preview, on_error=on_error, threads=threads, **extra)
+                      renderer=renderer, preview=preview, on_error=on_error, threads=threads,
+                      overwrite=overwrite, **extra)
     except KeyboardInterrupt:
         fail("dplf-run", f"interrupted; frames written so far are complete and listed in {out / 'manifest.json'}",
              130)
     except (ValueError, OSError, RuntimeError, UserError) as exc:
-        fail("dplf-run", _one_line(exc))
+        fail("dplf-run", one_line(exc))
     typer.echo(summary)
 
 
@@ -76,10 +87,6 @@ def _optional_args(fn, **options) -> dict:
     return out
 
 
-def _one_line(exc: Exception) -> str:
-    return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-
-
 def info_command(backend: str = typer.Option("auto"), as_json: bool = typer.Option(False, "--json")):
     """Which backends work here, which one `auto` picks, and the bundled models."""
     from .pipeline import Pipeline
@@ -87,7 +94,7 @@ def info_command(backend: str = typer.Option("auto"), as_json: bool = typer.Opti
     try:
         info = Pipeline(backend=backend, views=0).info()
     except (ValueError, OSError, RuntimeError) as exc:
-        fail("dplf info", str(exc))
+        fail("dplf info", one_line(exc))
     if as_json:
         typer.echo(json.dumps(info, indent=2))
         return
@@ -103,7 +110,7 @@ def preview_command(
     out: Path = typer.Option(..., "--out", "-o", help="output folder"),
     frame: int = typer.Option(None, help="source frame index (default: the first frame of the run)"),
     views: int = typer.Option(5, help="source input: render an N x N grid"),
-    baseline: float = typer.Option(1.0, help="source input: grid half-extent in aperture units"),
+    baseline: float = typer.Option(1.0, help="source input: grid half-extent in aperture units, > 0 and <= 100"),
     max_size: int = typer.Option(320, help="source input: downscale so that max(H, W) <= this"),
     backend: str = typer.Option("auto", help="source input: inference backend"),
 ):
@@ -114,7 +121,7 @@ def preview_command(
         summary = preview(input, out, frame=frame, views=views, baseline=baseline, max_size=max_size,
                           backend=backend)
     except (ValueError, OSError, RuntimeError, UserError) as exc:
-        fail("dplf preview", _one_line(exc))
+        fail("dplf preview", one_line(exc))
     typer.echo(summary)
 
 
@@ -131,7 +138,7 @@ def depth_command(
     try:
         summary = depth_run_folder(run_dir, calib, out, float_format)
     except (ValueError, OSError, RuntimeError) as exc:
-        fail("dplf depth", _one_line(exc))
+        fail("dplf depth", one_line(exc))
     typer.echo(summary)
 
 
@@ -145,61 +152,18 @@ def refocus_command(
     aperture: float = typer.Option(None, help="synthetic aperture radius in (u, v) units; default all views, "
                                               "0 = the centre view"),
     views: int = typer.Option(9, help=".dp input: render an N x N grid"),
-    baseline: float = typer.Option(1.0, help=".dp input: grid half-extent in aperture units"),
+    baseline: float = typer.Option(1.0, help=".dp input: grid half-extent in aperture units, > 0 and <= 100"),
     max_size: int = typer.Option(None, help=".dp input: downscale so that max(H, W) <= this"),
     backend: str = typer.Option("auto", help=".dp input: inference backend"),
 ):
     """Synthetic refocus / aperture by shift-and-add over the light-field views of one frame."""
+    from .refocus import refocus_file
+
     try:
-        _refocus(input, out, frame, slope, focus_at, aperture, views, baseline, max_size, backend)
+        summary = refocus_file(input, out, frame, slope, focus_at, aperture, views, baseline, max_size, backend)
     except (ValueError, OSError, RuntimeError) as exc:
-        fail("dplf refocus", _one_line(exc))
-
-
-def _refocus(input, out, frame, slope, focus_at, aperture, views, baseline, max_size, backend) -> None:
-    import cv2
-    import numpy as np
-
-    from .io.outputs import RunFolder, _atomic
-    from .refocus import aperture_views, refocus
-
-    input, out = Path(input), Path(out)
-    if not input.exists():
-        raise ValueError(f"input {input} does not exist; pass a dplf-run output folder or a .dp file")
-    if input.is_dir() and (input / "manifest.json").is_file():
-        run = RunFolder(input)
-        frame = run.frame(frame)
-        lf, positions, disparity = run.views(frame), run.positions, run.disparity(frame)
-    else:
-        from .conventions import grid_positions
-        from .io.sources import open_source
-        from .pipeline import Pipeline
-
-        if views < 1:
-            raise ValueError(f"--views must be >= 1, got {views}")
-        frame = frame or 0
-        with open_source(input, max_size=max_size, start=frame, frames=1) as source:
-            f = source[0]
-        res = Pipeline(backend=backend, views=views, baseline=baseline, dtype=np.uint8)(
-            f.left, f.right, f.rgb, index=f.index)
-        lf, positions, disparity = res.views, grid_positions(views, baseline), res.disparity
-    if focus_at is not None:
-        try:
-            x, y = (int(t) for t in focus_at.split(","))
-        except ValueError:
-            raise ValueError(f"--focus-at must be X,Y in pixels, got {focus_at!r}") from None
-        h, w = disparity.shape
-        if not (0 <= x < w and 0 <= y < h):
-            raise ValueError(f"--focus-at {x},{y} is outside the {w}x{h} image")
-        slope = float(np.median(disparity[max(0, y - 2):y + 3, max(0, x - 2):x + 3]))
-    image = refocus(lf, positions, slope, aperture)
-    ok, buf = cv2.imencode(out.suffix or ".png", np.ascontiguousarray(image[..., ::-1]))
-    if not ok:
-        raise ValueError(f"cannot encode {out}: use a .png (or another OpenCV image) file name")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    _atomic(out, lambda p: p.write_bytes(buf.tobytes()))
-    n = len(aperture_views(np.asarray(positions).reshape(-1, 2), aperture))
-    typer.echo(f"dplf refocus: frame {frame}, slope {slope:+.3f} px, {n} views -> {out}")
+        fail("dplf refocus", one_line(exc))
+    typer.echo(summary)
 
 
 app.command("run")(run_command)
@@ -209,24 +173,93 @@ app.command("depth")(depth_command)
 app.command("refocus")(refocus_command)
 
 
+ENTRY_POINTS = "dplf.commands"
+#: Commands other parts of dplf install through ENTRY_POINTS (name: what `dplf --help` says about them).
+PLUGIN_HELP = {"train": "Train the students (needs the train extra).",
+               "export": "Export the students to ONNX, TorchScript and TensorRT (needs the train extra)."}
+#: Commands from engine modules, imported when invoked (module, attribute).
+LAZY = {"convert": ("engine.io.convert", "convert_command",
+                    "Convert a capture (image sequence, light field, video) into a .dp file, or back to PNGs.")}
+_PASS_THROUGH = {"allow_extra_args": True, "ignore_unknown_options": True, "help_option_names": []}
+
+
+def _entry_points() -> dict[str, metadata.EntryPoint]:
+    """The dplf.commands entry points: the installed package's; for a source checkout whose installed metadata
+    predates them (an old editable install), the ones its pyproject.toml declares."""
+    try:
+        found = {ep.name: ep for ep in metadata.entry_points(group=ENTRY_POINTS)}
+    except Exception:  # noqa: BLE001 - broken metadata must not break `dplf --help`
+        found = {}
+    if found:
+        return found
+    pyproject = Path(__file__).resolve().parent.parent / "pyproject.toml"
+    try:
+        import tomllib
+
+        declared = tomllib.loads(pyproject.read_text())["project"]["entry-points"][ENTRY_POINTS]
+    except (ImportError, OSError, ValueError, KeyError, TypeError):
+        return {}
+    return {name: metadata.EntryPoint(name, str(value), ENTRY_POINTS) for name, value in declared.items()}
+
+
+def _entry_point(name: str):
+    return _entry_points().get(name)
+
+
+def _load_command(name: str):
+    """The object behind `dplf NAME` (imported now). UserError with one line when it cannot be loaded."""
+    if name in LAZY:
+        module, attr, _ = LAZY[name]
+        try:
+            return getattr(import_module(module), attr)
+        except (ImportError, AttributeError) as exc:
+            raise UserError(f"cannot load the {name} command ({one_line(exc)}); reinstall dplf") from exc
+    ep = _entry_point(name)
+    if ep is None:
+        raise UserError(f"no {name!r} command is installed (entry point group {ENTRY_POINTS}); "
+                        f"reinstall dplf: pip install 'dplf[train]'")
+    try:
+        return ep.load()
+    except (ImportError, AttributeError) as exc:
+        ours = str(getattr(exc, "name", None) or "").split(".")[0] in ("models", "export", "engine")
+        todo = "reinstall dplf" if ours or isinstance(exc, AttributeError) else \
+            "it needs the train extra: pip install 'dplf[train]'"
+        raise UserError(f"the {name} command cannot be loaded from {ep.value} ({one_line(exc)}); {todo}") from exc
+
+
+def _invoke(obj, prog: str, args: list[str]):
+    """Run a loaded command (a click/typer command, a Typer app or a plain typer-style function) on `args`."""
+    if isinstance(obj, typer.Typer):
+        obj = typer.main.get_command(obj)
+    elif not isinstance(obj, click.Command):
+        app1 = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
+        app1.command()(obj)
+        obj = typer.main.get_command(app1)
+    return obj.main(args=args, prog_name=prog, standalone_mode=True)
+
+
+def _register_lazy(name: str, help_text: str) -> None:
+    def lazy(ctx: typer.Context):
+        prog = f"dplf {name}"
+        try:
+            obj = _load_command(name)
+        except UserError as exc:
+            if any(a in ("--help", "-h") for a in ctx.args):   # say what it is and why it cannot run
+                typer.echo(f"Usage: {prog} [OPTIONS]\n\n  {help_text} Install it with: pip install 'dplf[train]'"
+                           f"\n\n  Not available: {exc}")
+                raise typer.Exit(0) from None
+            fail(prog, str(exc))
+        _invoke(obj, prog, list(ctx.args))
+
+    app.command(name, context_settings=dict(_PASS_THROUGH), help=help_text, add_help_option=False)(lazy)
+
+
 def _register_optional() -> None:
-    """Commands whose modules are written by other parts; each is imported lazily when present."""
-    from importlib import import_module
-
-    for name, module, attr in (("convert", "engine.io.convert", "convert_command"),
-                               ("train", "models.train", "train_command"),
-                               ("export", "export.onnx_export", "export_command")):
-        def lazy(ctx: typer.Context, _module=module, _attr=attr):
-            try:
-                fn = getattr(import_module(_module), _attr)
-            except ImportError as exc:
-                fail(f"dplf {ctx.info_name}", f"{exc}; install the extra: pip install 'dplf[train]'")
-            sys.argv = [f"dplf {ctx.info_name}", *ctx.args]
-            typer.run(fn)
-
-        app.command(name, context_settings={"allow_extra_args": True, "ignore_unknown_options": True,
-                                            "help_option_names": []},
-                    help=f"see `dplf {name} --help`")(lazy)
+    for name, (_, _, help_text) in LAZY.items():
+        _register_lazy(name, help_text)
+    for name in dict.fromkeys([*PLUGIN_HELP, *_entry_points()]):
+        if name not in LAZY:
+            _register_lazy(name, PLUGIN_HELP.get(name, f"see `dplf {name} --help`"))
 
 
 _register_optional()

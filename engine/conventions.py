@@ -1,4 +1,4 @@
-"""Conventions shared by every part of dplf (SPEC §2). Pure numpy, no torch.
+"""Conventions shared by every part of dplf (disparity sign, aperture coordinates, view grid). Pure numpy, no torch.
 
 - Disparity D = x_left - x_right (pixels); larger D is nearer.
 - Aperture coordinates (u, v): DP half-aperture centres at u = -1/2 (left) and u = +1/2 (right).
@@ -32,7 +32,7 @@ def dp_gray(rgb: np.ndarray) -> np.ndarray:
 
 
 def half_aperture_weights(aperture: int) -> np.ndarray:
-    """Column weights of the left half-aperture over an A-wide grid of LF views (SPEC §2).
+    """Column weights of the left half-aperture over an A-wide grid of LF views.
 
     Columns left of centre weigh 1, the centre column (odd A) 1/2, the rest 0. The right
     half-aperture is the mirror image. Returns float64 [A].

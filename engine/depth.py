@@ -1,6 +1,6 @@
 """Metric depth from DP disparity (docs/outputs.md, "Depth").
 
-SPEC §2: D (pixels) is affine in inverse depth, zero at the focal plane, larger D nearer. dplf writes it as
+D (pixels) is affine in inverse depth, zero at the focal plane, larger D nearer. dplf writes it as
 
     D = a / z + b                                    (z in metres; D in pixels at the calibration's width)
     z = a / (D - b)                                  valid where (D - b) / a > 0
@@ -13,15 +13,16 @@ centroids B apart) see it displaced by
     D_cam = f_px * B * (1/z - 1/z_f)                 f_px = s / pixel pitch (the intrinsic focal length, px)
 
 pixels: a stereo pair of baseline B verged on the focal plane. For a circular aperture of diameter A = f / N the
-half-disc centroids are B = 4 A / (3 pi) apart (SPEC §2's u = -1/2 .. +1/2). The camera's D_cam relates to the
-model's D by the `.dp` header's affine map D_cam = disparity_gain * D + disparity_offset (docs/dp-format.md), so
+half-disc centroids are B = 4 A / (3 pi) apart (u = -1/2 .. +1/2, engine/conventions.py). The camera's D_cam
+relates to the model's D by the `.dp` header's affine map D_cam = disparity_gain * D + disparity_offset
+(docs/dp-format.md), so
 
     a = f_px * B / gain,   b = -(f_px * B / z_f + offset) / gain          (1/z_f = 0 when z_f is not given)
 
 Equivalently 1/z = (gain * D + offset) / (f_px * B) + 1/z_f: without a focus distance, gain * D + offset must be
 the disparity relative to infinity (the offset carries the focal plane, f_px * B / z_f). A camera whose DP pair
-shows the opposite parallax has a negative gain (SPEC §2), so D_cam always grows nearer. Depth maps mark invalid
-pixels (non-finite D, D beyond infinity, outside [min_depth_m, max_depth_m]) with 0 in every format.
+shows the opposite parallax has a negative gain, so D_cam always grows nearer. Depth maps mark invalid pixels
+(non-finite D, D beyond infinity, outside [min_depth_m, max_depth_m]) with 0 in every format.
 Pure numpy + OpenCV, no torch.
 """
 from __future__ import annotations
@@ -35,7 +36,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from engine.io.outputs import _atomic
+from engine.io.atomic import atomic_write
 from engine.io.pfm import read_pfm, write_pfm
 
 DEPTH_FORMAT = "dplf-depth/1"
@@ -240,13 +241,13 @@ def write_depth(folder: Path, name: str, depth: np.ndarray, float_format: str = 
     """folder/name.pfm (or .npy): float32 metres; folder/name.png: 16-bit millimetres. Atomic."""
     folder = Path(folder)
     if float_format == "pfm":
-        _atomic(folder / f"{name}.pfm", lambda p: write_pfm(p, depth))
+        atomic_write(folder / f"{name}.pfm", lambda p: write_pfm(p, depth))
     elif float_format == "npy":
         def save(p: Path) -> None:
             with open(p, "wb") as fh:
                 np.save(fh, depth.astype(np.float32, copy=False))
 
-        _atomic(folder / f"{name}.npy", save)
+        atomic_write(folder / f"{name}.npy", save)
     else:
         raise ValueError(f"depth float format {float_format!r} is unknown; choose pfm or npy")
 
@@ -256,7 +257,7 @@ def write_depth(folder: Path, name: str, depth: np.ndarray, float_format: str = 
             raise OSError(f"PNG encoding failed for {folder / name}.png")
         p.write_bytes(buf.tobytes())
 
-    _atomic(folder / f"{name}.png", png)
+    atomic_write(folder / f"{name}.png", png)
 
 
 class DepthWriter:
@@ -289,7 +290,7 @@ class DepthWriter:
 
     def write_manifest(self) -> None:
         text = json.dumps({**self.describe(), "frame_indices": self.frames}, indent=2)
-        _atomic(self.folder / "depth.json", lambda p: p.write_text(text))
+        atomic_write(self.folder / "depth.json", lambda p: p.write_text(text))
 
 
 def depth_run_folder(run_dir: Path, calib=None, out: Path | None = None, float_format: str = "pfm") -> str:
@@ -297,7 +298,7 @@ def depth_run_folder(run_dir: Path, calib=None, out: Path | None = None, float_f
 
     calib None uses the run's own calibration (the .dp header's, in manifest.json), when it has one.
     """
-    from engine.io.outputs import RunFolder
+    from engine.io.run_folder import RunFolder
 
     run = RunFolder(run_dir)
     if calib is None:

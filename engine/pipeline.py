@@ -1,4 +1,4 @@
-"""`engine.Pipeline`: DP pair (+ optional RGB) -> disparity -> layered LF -> rendered views (SPEC §5)."""
+"""`engine.Pipeline`: DP pair (+ optional RGB) -> disparity -> layered LF -> rendered views (README, "Python")."""
 from __future__ import annotations
 
 import hashlib
@@ -11,22 +11,15 @@ from pathlib import Path
 
 import numpy as np
 
+from .kernel_package import load as _load_kernels
 from .backends import probe_all, select_backend
 from .conventions import grid_positions
+from .model_store import ModelStore
+from .stream_stats import StreamStats
 from .validation import as_unit_plane, check_pair
 
-DP_MODEL = "dp-disparity-v1"
-LF_MODEL = "lf-layers-v1"
 RENDERERS = ("layers", "dibr")
-
-
-def default_models_dir() -> Path:
-    """$DPLF_MODELS if set, else the bundled models/weights/."""
-    if os.environ.get("DPLF_MODELS"):
-        return Path(os.environ["DPLF_MODELS"])
-    import models  # torch-free at import time: the package only locates its weights here
-
-    return Path(models.__file__).resolve().parent / "weights"
+_preprocess = _load_kernels("preprocess")
 
 
 @dataclass
@@ -65,11 +58,14 @@ class Pipeline:
             best on real light fields) or "layers" (LF student + layered renderer).
         dtype: views as float32 in [0, 1] or uint8.
         outputs: "host" (numpy) or "device" (CuPy arrays left on the GPU; GPU backends only).
+        models_dir: weights folder with its index.json (default $DPLF_MODELS, else the bundled models/weights).
+        dp_model / lf_model: model names from that index (default: the index's default for the task).
     """
 
     def __init__(self, backend: str = "auto", precision: str = "auto", views: int = 7, baseline: float = 1.0,
                  renderer: str = "dibr", dtype=np.float32, models_dir: str | Path | None = None,
-                 threads: int | None = None, outputs: str = "host"):
+                 threads: int | None = None, outputs: str = "host", dp_model: str | None = None,
+                 lf_model: str | None = None):
         if renderer not in RENDERERS:
             raise ValueError(f"unknown renderer {renderer!r}; choose one of {', '.join(RENDERERS)}")
         if not isinstance(views, (int, np.integer)) or views < 0:
@@ -80,34 +76,28 @@ class Pipeline:
             raise ValueError(f"dtype must be float32 or uint8, got {self.dtype}")
         self.positions = grid_positions(self.views, 1.0).reshape(-1, 2) if self.views else None
         self.backend, self._why = select_backend(backend, precision, threads)
-        self.models_dir = Path(models_dir) if models_dir else default_models_dir()
-        self._dp = self._load(DP_MODEL)
-        self._lf = self._load(LF_MODEL) if renderer == "layers" and self.views else None
+        self.store = ModelStore(models_dir)
+        self.models_dir = self.store.root
+        self._dp = self._load(dp_model or self.store.default("dp").name)
+        self._lf = self._load(lf_model or self.store.default("lf").name) if renderer == "layers" and self.views \
+            else None
         self._buffers: dict[str, np.ndarray] = {}
         if outputs not in ("host", "device"):
             raise ValueError(f"outputs must be 'host' or 'device', got {outputs!r}")
         self.outputs = outputs
         self._gpu = None
         if self.backend.device == "cuda" and getattr(self._dp, "device_io", False):
-            from .gpu_frame import CudaFrame
+            from .gpu_executor import GpuExecutor
 
-            self._gpu = CudaFrame(self._dp, self._lf, self.positions, outputs, getattr(self.backend, "stream", None))
+            self._gpu = GpuExecutor(self._dp, self._lf, self.positions, outputs, getattr(self.backend, "stream", None))
         elif outputs == "device":
             raise ValueError(f"outputs='device' needs a GPU backend with device I/O; {self.backend.name!r} "
                              f"runs on the host")
         self._lock = threading.Lock()
 
     # -- setup -------------------------------------------------------------------------------------
-    def _model_path(self, name: str) -> Path:
-        suffix = ".fp16.onnx" if self.backend.precision == "fp16" else ".onnx"
-        path = self.models_dir / f"{name}{suffix}"
-        if not path.is_file():
-            raise FileNotFoundError(f"model file {path} is missing; run `dplf train` and `dplf export`, "
-                                    f"or reinstall dplf")
-        return path
-
     def _load(self, name: str):
-        path = self._model_path(name)
+        path = self.store.path(name, "onnx_fp16" if self.backend.precision == "fp16" else "onnx")
         session = self.backend.load(path)
         session.model_name, session.path = name, path
         session.sha256 = hashlib.sha256(path.read_bytes()).hexdigest()
@@ -140,8 +130,7 @@ class Pipeline:
                 views = views.reshape(self.views, self.views, *views.shape[1:])
             return PipelineOutput(res["disparity"], views, res["timings"], index, timestamp, res["layers"],
                                   res["planes"], res["rgb"], _pipeline=self)
-        from kernels.preprocess import crop, preprocess
-
+        crop, preprocess = _preprocess.crop, _preprocess.preprocess
         t = _Timer()
         check_pair(left, right, rgb)
         left = as_unit_plane(left, "left", black_level, white_level)
@@ -178,12 +167,9 @@ class Pipeline:
                 return self._gpu.render(out.disparity, out.rgb, out.layers, out.planes, positions, baseline,
                                         np.dtype(dtype))
         if out.layers is not None:
-            from kernels.render_layers import render_layers
-
-            return render_layers(out.layers, out.planes, positions, baseline, out=buf, out_dtype=dtype)
-        from kernels.dibr import dibr_warp
-
-        return dibr_warp(out.rgb, out.disparity, positions, baseline, out=buf, out_dtype=dtype)
+            return _load_kernels("render_layers").render_layers(out.layers, out.planes, positions, baseline, out=buf,
+                                                                out_dtype=dtype)
+        return _load_kernels("dibr").dibr_warp(out.rgb, out.disparity, positions, baseline, out=buf, out_dtype=dtype)
 
     def _buffer(self, name: str, shape, dtype) -> np.ndarray:
         buf = self._buffers.get(name)
@@ -354,67 +340,6 @@ def _warn_skip(index: int, exc: Exception) -> None:
     import warnings
 
     warnings.warn(f"frame {index} skipped: {exc}", stacklevel=3)
-
-
-class StreamStats:
-    """Per-stage latency samples of one stream in fixed ring buffers (no growth however long it runs).
-
-    Thread-safe: the stream adds from its thread, `snapshot()` may be called from any.
-    """
-
-    def __init__(self, window: int, *, policy: str = "queue", live: bool = False, source: str = ""):
-        self.window, self.policy, self.live, self.source = int(window), policy, live, source
-        self._lock = threading.Lock()
-        self._rings: dict[str, np.ndarray] = {}
-        self.frames = self.dropped = self.skipped = 0
-        self._t0 = self._t1 = None
-
-    def begin(self) -> None:
-        self._t0, self._t1 = time.perf_counter(), None
-
-    def end(self) -> None:
-        if self._t0 is not None and self._t1 is None:
-            self._t1 = time.perf_counter()
-
-    def count_skip(self) -> None:
-        with self._lock:
-            self.skipped += 1
-
-    def set_dropped(self, n: int) -> None:
-        with self._lock:
-            self.dropped = n
-
-    def add(self, timings: dict[str, float]) -> None:
-        with self._lock:
-            slot = self.frames % self.window
-            for stage, ms in timings.items():
-                ring = self._rings.get(stage)
-                if ring is None:   # first time this stage shows up: earlier frames did not have it
-                    ring = self._rings[stage] = np.full(self.window, np.nan)
-                ring[slot] = ms
-            for stage, ring in self._rings.items():
-                if stage not in timings:
-                    ring[slot] = np.nan
-            self.frames += 1
-
-    def snapshot(self) -> dict:
-        with self._lock:
-            n = min(self.frames, self.window)
-            latency = {}
-            for stage, ring in self._rings.items():
-                vals = ring[:n][~np.isnan(ring[:n])]
-                if vals.size:
-                    p50, p95, p99 = np.percentile(vals, (50, 95, 99))
-                    latency[stage] = {"p50": round(float(p50), 3), "p95": round(float(p95), 3),
-                                      "p99": round(float(p99), 3), "mean": round(float(vals.mean()), 3),
-                                      "max": round(float(vals.max()), 3), "n": int(vals.size)}
-            frames, dropped, skipped = self.frames, self.dropped, self.skipped
-        t0 = self._t0
-        wall = 0.0 if t0 is None else (self._t1 or time.perf_counter()) - t0
-        return {"source": self.source, "live": self.live, "policy": self.policy,
-                "running": t0 is not None and self._t1 is None, "frames": frames, "dropped": dropped,
-                "skipped": skipped, "wall_s": round(wall, 3), "fps": round(frames / wall, 3) if wall > 0 else 0.0,
-                "window": self.window, "latency_ms": latency}
 
 
 class _Timer:

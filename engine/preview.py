@@ -15,7 +15,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from engine.io.outputs import RunFolder, _atomic, _even, _Video, disparity_limit, disparity_preview
+from engine.io.atomic import atomic_write
+from engine.io.outputs import VideoFile, disparity_limit, disparity_preview, pad_even
+from engine.io.run_folder import RunFolder
 
 CONTACT_MAX_SIZE = 2048
 WIGGLE_MAX_SIZE = 640
@@ -29,7 +31,7 @@ def _encode_png(path: Path, image: np.ndarray) -> None:
             raise OSError(f"PNG encoding failed for {path}")
         p.write_bytes(buf.tobytes())
 
-    _atomic(path, write)
+    atomic_write(path, write)
 
 
 def contact_sheet(views: np.ndarray, max_size: int = CONTACT_MAX_SIZE, gap: int = 2) -> np.ndarray:
@@ -89,18 +91,18 @@ def write_gif(path: Path, frames: list[np.ndarray], fps: float) -> bool:
         pics[0].save(p, format="GIF", save_all=True, append_images=pics[1:], loop=0,
                      duration=max(20, round(1000 / fps)), optimize=False)
 
-    _atomic(path, write)
+    atomic_write(path, write)
     return True
 
 
 def write_mp4(path: Path, frames: list[np.ndarray], fps: float, loops: int = 1) -> None:
     """RGB frames -> mp4 (mp4v), written under a partial name and renamed."""
-    first = _even(frames[0])
-    video = _Video(path, fps, first.shape[:2])
+    first = pad_even(frames[0])
+    video = VideoFile(path, fps, first.shape[:2])
     try:
         for _ in range(loops):
             for f in frames:
-                video.write(_even(np.ascontiguousarray(f[..., ::-1])))
+                video.write(pad_even(np.ascontiguousarray(f[..., ::-1])))
     finally:
         video.close()
 

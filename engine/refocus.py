@@ -1,7 +1,7 @@
 """Synthetic refocus and aperture from a light field by shift-and-add (docs/outputs.md, "Refocus").
 
-A view at aperture position (u, v) is I_(u,v)(x, y) = I_c(x + D u, y + D v) (SPEC §2), so shifting it back by
-slope * (u, v) aligns every point whose disparity D equals `slope`:
+A view at aperture position (u, v) is I_(u,v)(x, y) = I_c(x + D u, y + D v) (engine/conventions.py), so shifting
+it back by slope * (u, v) aligns every point whose disparity D equals `slope`:
 
     refocus(x, y) = mean over views with sqrt(u^2 + v^2) <= R of  I_(u,v)(x - slope u, y - slope v)
 
@@ -79,3 +79,55 @@ def refocus(views: np.ndarray, positions: np.ndarray, slope: float = 0.0,
     if views.dtype == np.uint8:
         return np.clip(np.rint(acc), 0, 255).astype(np.uint8)
     return acc
+
+
+def refocus_file(input, out, frame: int | None = None, slope: float = 0.0, focus_at: str | None = None,
+                 aperture: float | None = None, views: int = 9, baseline: float = 1.0, max_size: int | None = None,
+                 backend: str = "auto") -> str:
+    """`dplf refocus`: one refocused image of a frame of a run folder, or of a source rendered on the fly
+    (`views` x `views` at `baseline`). `focus_at` "X,Y" focuses on the disparity at that pixel (overrides
+    `slope`). Writes `out` atomically; returns the summary line."""
+    from pathlib import Path
+
+    from engine.io.atomic import atomic_write
+    from engine.io.run_folder import RunFolder
+
+    input, out = Path(input), Path(out)
+    if not input.exists():
+        raise ValueError(f"input {input} does not exist; pass a dplf-run output folder or a .dp file")
+    if input.is_dir() and (input / "manifest.json").is_file():
+        run = RunFolder(input)
+        frame = run.frame(frame)
+        lf, positions, disparity = run.views(frame), run.positions, run.disparity(frame)
+    else:
+        from engine.conventions import grid_positions
+        from engine.io.sources import open_source
+        from engine.pipeline import Pipeline
+        from engine.validation import check_baseline
+
+        if views < 1:
+            raise ValueError(f"--views must be >= 1, got {views}")
+        check_baseline(baseline)
+        frame = frame or 0
+        with open_source(input, max_size=max_size, start=frame, frames=1) as source:
+            f = source[0]
+        res = Pipeline(backend=backend, views=views, baseline=baseline, dtype=np.uint8)(
+            f.left, f.right, f.rgb, index=f.index)
+        lf, positions, disparity = res.views, grid_positions(views, baseline), res.disparity
+    if focus_at is not None:
+        try:
+            x, y = (int(t) for t in focus_at.split(","))
+        except ValueError:
+            raise ValueError(f"--focus-at must be X,Y in pixels, got {focus_at!r}") from None
+        h, w = disparity.shape
+        if not (0 <= x < w and 0 <= y < h):
+            raise ValueError(f"--focus-at {x},{y} is outside the {w}x{h} image")
+        slope = float(np.median(disparity[max(0, y - 2):y + 3, max(0, x - 2):x + 3]))
+    image = refocus(lf, positions, slope, aperture)
+    ok, buf = cv2.imencode(out.suffix or ".png", np.ascontiguousarray(image[..., ::-1]))
+    if not ok:
+        raise ValueError(f"cannot encode {out}: use a .png (or another OpenCV image) file name")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write(out, buf.tobytes())
+    n = len(aperture_views(np.asarray(positions).reshape(-1, 2), aperture))
+    return f"dplf refocus: frame {frame}, slope {slope:+.3f} px, {n} views -> {out}"

@@ -1,7 +1,6 @@
 """`dplf-run` as a function: source -> Pipeline.stream -> OutputWriter, with timing statistics."""
 from __future__ import annotations
 
-import math
 import sys
 import time
 from pathlib import Path
@@ -9,28 +8,29 @@ from pathlib import Path
 import numpy as np
 
 from .conventions import grid_positions
-from .io.outputs import VIEW_FORMATS, OutputWriter
+from .errors import one_line
+from .io.outputs import VIEW_FORMATS, OutputWriter, clear_run, used_output
+from .latency import stage_summaries
 from .pipeline import Pipeline
-from .validation import MIN_SIDE
+from .validation import MIN_SIDE, check_baseline
 
 STAGES = ("preprocess", "disparity", "lf", "render", "total")
+POSITION_DECIMALS = 6   # manifest positions: float32 grid values rounded, not their float32 noise
 
 
-def latency_stats(samples: dict[str, list[float]]) -> dict[str, dict[str, float]]:
-    """ms per stage -> {stage: {p50, p95, p99, mean}}."""
-    return {k: {f"p{q}": round(float(np.percentile(v, q)), 3) for q in (50, 95, 99)} | {"mean": round(float(np.mean(v)), 3)}
-            for k, v in samples.items() if v}
-
-
-def _one_line(exc: BaseException) -> str:
-    return " ".join(str(exc).split()) or type(exc).__name__
+def manifest_positions(views: int, baseline: float) -> list[list[float]]:
+    """(u, v) of every view, row-major, rounded to POSITION_DECIMALS (0.666667, not 0.6666669845581055)."""
+    if not views:
+        return []
+    return [[round(float(u), POSITION_DECIMALS), round(float(v), POSITION_DECIMALS)]
+            for u, v in grid_positions(views, baseline).reshape(-1, 2)]
 
 
 def _write_failure(exc: OSError, out: Path, index: int | None, done: int) -> OSError:
     """One line for an output that could not be written (full disk, permissions, I/O error)."""
     import errno
 
-    why = exc.strerror or _one_line(exc)
+    why = exc.strerror or one_line(exc)
     what = f"cannot write frame {index}" if index is not None else "cannot finish the output (manifest/videos)"
     todo = {errno.ENOSPC: "free some space or choose another --out", errno.EDQUOT: "free some space or choose "
             "another --out", errno.EACCES: "fix the permissions or choose another --out",
@@ -45,14 +45,17 @@ def run(input: Path, out: Path, views: int = 7, baseline: float = 1.0, backend: 
         precision: str = "auto", view_format: str = "png", frames: int | None = None, start: int = 0,
         max_size: int | None = None, renderer: str = "dibr", preview: bool = False, on_error: str = "stop",
         threads: int | None = None, progress: bool | None = None, depth=None,
-        mosaic_max_size: int | None = None) -> str:
-    """Process `input` into `out` (SPEC §4). Returns the summary line.
+        mosaic_max_size: int | None = None, overwrite: bool = False) -> str:
+    """Process `input` into `out` (docs/outputs.md). Returns the summary line.
 
     Bad input or environment raises ValueError / OSError (RuntimeError for an unavailable backend) with one
     line: what, where, what to do (docs/bad-input.md). Everything is checked before `out` is touched; once
     frames are being written, a failure leaves every frame already written complete and `manifest.json`
     valid, with ``status`` "failed" (or "interrupted" on Ctrl-C) whenever the disk still takes the manifest.
     `depth` (calibration for metric depth) and `mosaic_max_size` go to the OutputWriter when given.
+    views 0 = disparity only (`--no-views`). A used `out` (a previous run, or any other files) is refused unless
+    `overwrite`, which deletes the previous run's files (and only those) once the input and backend are known
+    to work, just before the first write.
     """
     from .io.sources import open_source
 
@@ -65,9 +68,8 @@ def run(input: Path, out: Path, views: int = 7, baseline: float = 1.0, backend: 
     if start < 0:
         raise ValueError(f"--start must be >= 0, got {start}")
     if not isinstance(views, (int, np.integer)) or isinstance(views, bool) or views < 0:
-        raise ValueError(f"--views must be an integer >= 0 (0 = disparity only), got {views!r}")
-    if not math.isfinite(baseline):
-        raise ValueError(f"--baseline must be a finite number, got {baseline}")
+        raise ValueError(f"--views must be an integer >= 1 (or 0 for disparity only), got {views!r}")
+    check_baseline(baseline)
     if threads is not None and threads < 1:
         raise ValueError(f"--threads must be >= 1, got {threads}")
     from .io.video import parse_camera
@@ -81,17 +83,21 @@ def run(input: Path, out: Path, views: int = 7, baseline: float = 1.0, backend: 
     if out.exists() and not out.is_dir():
         raise NotADirectoryError(f"output folder {out} is not writable: it is a file; choose another --out "
                                  f"(a folder, created if missing)")
+    used = used_output(out)
+    if used and not overwrite:
+        what = "replace it" if used.startswith("already") else "write the run into it (other files are kept)"
+        raise FileExistsError(f"output folder {out} {used}; pass --overwrite to {what}, or choose another --out")
     source = open_source(input, max_size=max_size, start=start, frames=frames, skip_bad=on_error == "skip")
     try:
         return _run(source, input, out, views, baseline, backend, precision, view_format, start, renderer,
-                    preview, on_error, threads, progress, depth, mosaic_max_size)
+                    preview, on_error, threads, progress, depth, mosaic_max_size, overwrite)
     finally:
         if hasattr(source, "close"):
             source.close()
 
 
 def _run(source, input: Path, out: Path, views, baseline, backend, precision, view_format, start, renderer,
-         preview, on_error, threads, progress, depth, mosaic_max_size) -> str:
+         preview, on_error, threads, progress, depth, mosaic_max_size, overwrite) -> str:
     from .io.dpfile import DPFormatError
 
     h, w = getattr(source, "height", None), getattr(source, "width", None)
@@ -106,7 +112,7 @@ def _run(source, input: Path, out: Path, views, baseline, backend, precision, vi
     n = views
     manifest = {
         "source": str(input), "views": [n, n], "baseline": baseline,
-        "positions": (grid_positions(n, baseline).reshape(-1, 2).round(6).tolist() if n else []),
+        "positions": manifest_positions(n, baseline),
         "fps": float(getattr(source, "fps", 30.0) or 30.0), "view_format": view_format if n else None,
         "backend": info["backend"], "precision": info["precision"], "renderer": renderer,
         "models": [{"name": k, "sha256": m["sha256"]} for k, m in info["models"].items()],
@@ -116,6 +122,8 @@ def _run(source, input: Path, out: Path, views, baseline, backend, precision, vi
     if header is not None:
         manifest["source_size"] = [int(header.height), int(header.width)]   # before --max-size
     extra = {k: v for k, v in (("depth", depth), ("mosaic_max_size", mosaic_max_size)) if v is not None}
+    if overwrite:
+        clear_run(out)
     writer = OutputWriter(out, view_format, manifest, preview=preview, fps=manifest["fps"], **extra)
     samples: dict[str, list[float]] = {s: [] for s in STAGES}
     skipped: list[int] = []
@@ -129,7 +137,7 @@ def _run(source, input: Path, out: Path, views, baseline, backend, precision, vi
 
     def skip(index: int, exc: Exception) -> None:
         skipped.append(int(index))
-        print(f"dplf-run: warning: frame {index} skipped: {_one_line(exc)}", file=sys.stderr)
+        print(f"dplf-run: warning: frame {index} skipped: {one_line(exc)}", file=sys.stderr)
 
     try:
         for out_frame in pipe.stream(source, on_error=on_error, on_skip=skip):
@@ -150,7 +158,7 @@ def _run(source, input: Path, out: Path, views, baseline, backend, precision, vi
     except DPFormatError as exc:   # a damaged .dp frame (on_error="stop"): say what is kept and how to go on
         failure = exc
         done = writer.manifest["frames"]
-        raise DPFormatError(f"{_one_line(exc)}; {done} frame{'s' if done != 1 else ''} before it written to {out} "
+        raise DPFormatError(f"{one_line(exc)}; {done} frame{'s' if done != 1 else ''} before it written to {out} "
                             f"(--on-error skip goes past bad frames)", exc.frame, exc.offset) from exc
     except BaseException as exc:
         failure = exc
@@ -160,7 +168,7 @@ def _run(source, input: Path, out: Path, views, baseline, backend, precision, vi
         wall = time.perf_counter() - t0
         done = writer.manifest["frames"]
         timing = {"fps": round(done / wall, 3) if wall > 0 else 0.0, "wall_s": round(wall, 3),
-                  "latency_ms": latency_stats(samples)}
+                  "latency_ms": stage_summaries(samples)}
         try:
             writer.close(status=status, timing=timing, skipped=skipped)
         except OSError as exc:

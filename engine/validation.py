@@ -4,11 +4,16 @@ Used by `engine.Pipeline` (CPU and GPU paths). The cases and their messages are 
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
-from kernels.levels import normalise_codes
+from .kernel_package import load as _load_kernels
+
+normalise_codes = _load_kernels("levels").normalise_codes
 
 MIN_SIDE = 8
+MAX_BASELINE = 100.0   # grid half-extent in aperture units; beyond this the views are mostly smear
 _FLOATS = (np.float16, np.float32, np.float64)
 
 
@@ -36,6 +41,20 @@ def check_pair(left, right, rgb=None) -> None:
         if not isinstance(rgb, np.ndarray) or rgb.shape != left.shape + (3,):
             shape = getattr(rgb, "shape", type(rgb).__name__)
             raise ValueError(f"rgb must be [H, W, 3] = {left.shape + (3,)} to match the DP pair, got {shape}")
+
+
+def check_baseline(baseline, flag: str = "--baseline") -> float:
+    """A view-grid baseline: finite and in (0, MAX_BASELINE] (a negative one would mirror the grid)."""
+    try:
+        value = float(baseline)
+    except (TypeError, ValueError):
+        raise ValueError(f"{flag} must be a number, got {baseline!r}") from None
+    if not math.isfinite(value):
+        raise ValueError(f"{flag} must be a finite number, got {baseline}")
+    if not 0.0 < value <= MAX_BASELINE:
+        raise ValueError(f"{flag} must be > 0 and <= {MAX_BASELINE:g} (the grid's half-extent in aperture units, "
+                         f"1 = the physical aperture), got {value:g}")
+    return value
 
 
 def as_unit_plane(arr: np.ndarray, name: str, black_level: float = 0.0, white_level: float | None = None) -> np.ndarray:

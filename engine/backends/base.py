@@ -1,7 +1,9 @@
 """Backend interface: loaders turn an ONNX model into a Session; every backend is a peer behind it.
 
-A Backend knows whether it can run here (`probe`) and how to load a model. A Session runs one model:
-`session.run(feeds) -> {output name: array}`. Polygraphy's loader/runner split, in miniature.
+A Backend knows whether it can run here (`probe`) and how to load a model; each registers itself by name
+(`registry.register_backend`). A Session runs one model: `session.run(feeds) -> {output name: array}` checks
+the feeds once (`check_feeds`) and calls the backend's `run_impl`. Polygraphy's loader/runner split, in
+miniature.
 """
 from __future__ import annotations
 
@@ -23,13 +25,25 @@ class Probe:
 
 
 class Session(ABC):
-    """One loaded model. `run` takes and returns host numpy arrays (GPU sessions may accept device arrays)."""
+    """One loaded model. `run` takes and returns host numpy arrays (GPU sessions may accept device arrays).
+
+    Subclasses set `input_names` / `output_names` and implement `run_impl`, which may assume checked feeds.
+    `multiple`: H and W of every input must be multiples of it (the networks downsample by 16).
+    """
 
     input_names: tuple[str, ...]
     output_names: tuple[str, ...]
+    multiple: int = 16
+
+    def run(self, feeds: dict) -> dict:
+        """feeds {input name: float32 [N, C, H, W]} (extra names are ignored) -> {output name: array}. The
+        arrays returned may be the session's reused buffers, overwritten by the next call."""
+        check_feeds(feeds, self.input_names, self.multiple)
+        return self.run_impl(feeds)
 
     @abstractmethod
-    def run(self, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]: ...
+    def run_impl(self, feeds: dict) -> dict:
+        """`run` after the feeds were checked."""
 
     #: True when `run_device` is implemented (GPU sessions): the pipeline then keeps a frame on the GPU.
     device_io: bool = False
@@ -42,9 +56,12 @@ class Session(ABC):
 
 
 class Backend(ABC):
+    """Loads ONNX models into Sessions. `priority`: where `auto` tries it (highest first)."""
+
     name: str = ""
     device: str = "cpu"
     precisions: tuple[str, ...] = ("fp32",)
+    priority: int = 0
 
     @classmethod
     @abstractmethod
@@ -61,6 +78,24 @@ class Backend(ABC):
                 f"pass --precision {self.precisions[0]} or pick another backend")
         self.precision = precision
         self.threads = threads
+
+
+def check_feeds(feeds: dict, input_names, multiple: int = 16) -> None:
+    """One-line ValueError unless every input is given as a float32 4-D NCHW array with H, W multiples of
+    `multiple`."""
+    missing = [n for n in input_names if n not in feeds]
+    if missing:
+        raise ValueError(f"model inputs {missing} were not given; it needs {list(input_names)}")
+    for n in input_names:
+        x = feeds[n]
+        shape, dtype = tuple(getattr(x, "shape", ())), getattr(x, "dtype", None)
+        if dtype != np.float32:
+            raise ValueError(f"model input {n!r} must be float32, got {dtype or type(x).__name__}")
+        if len(shape) != 4:
+            raise ValueError(f"model input {n!r} must be 4-D [N, C, H, W], got shape {shape}")
+        if shape[2] % multiple or shape[3] % multiple:
+            raise ValueError(f"model input {n!r} of shape {shape}: H and W must be multiples of {multiple} "
+                             f"(pad the input first)")
 
 
 def cuda_device_count() -> int:

@@ -1,4 +1,4 @@
-"""`trt` backend: TensorRT engines (built once into a cache by export/trt_build.py), run through CuPy memory.
+"""`trt` backend: TensorRT engines (built once into a cache by tensorrt_engine_cache.py), run through CuPy memory.
 
     backend = TrtBackend("fp16")                     # or select_backend("trt")
     sess = backend.load(Path("models/weights/dp-disparity-v1.onnx"))
@@ -16,8 +16,10 @@ from pathlib import Path
 import numpy as np
 
 from .base import Backend, BackendUnavailable, Probe, Session, onnx_metadata
+from .registry import register_backend
+from .tensorrt_engine_cache import INSTALL_HINT, load_or_build, source_onnx
 
-INSTALL = "pip install 'dplf[tensorrt]' on a machine with an NVIDIA GPU"
+INSTALL = INSTALL_HINT
 
 
 class TrtSession(Session):
@@ -110,15 +112,12 @@ class TrtSession(Session):
         self._host_in, self._host_out = {}, {}
 
     # -- host path ------------------------------------------------------------------------------
-    def run(self, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    def run_impl(self, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         """numpy in, numpy out (synchronous), through reused device and pinned host buffers; like OrtSession,
         the returned arrays are the session's own and are overwritten by the next call."""
         cp = self._cp
         if self._stream is None:
             self._stream = cp.cuda.Stream(non_blocking=True)
-        missing = [n for n in self.input_names if n not in feeds]
-        if missing:
-            raise ValueError(f"model inputs {missing} were not given; it needs {list(self.input_names)}")
         host = {n: np.ascontiguousarray(feeds[n], dtype=np.float32) for n in self.input_names}
         if tuple(host[n].shape for n in self.input_names) != self._shapes:
             self._host_in = {}
@@ -138,6 +137,7 @@ class TrtSession(Session):
         return self._host_out
 
 
+@register_backend
 class TrtBackend(Backend):
     """TensorRT through the engine cache. `profile`: ((minH, minW), (optH, optW), (maxH, maxW)), default
     $DPLF_TRT_PROFILE or 32x32 / 192x256 / 1088x1920; `cache_dir`: default $DPLF_CACHE or ~/.cache/dplf/trt."""
@@ -145,6 +145,7 @@ class TrtBackend(Backend):
     name = "trt"
     device = "cuda"
     precisions = ("fp16", "fp32")
+    priority = 40
 
     def __init__(self, precision: str = "fp16", threads: int | None = None, *, cache_dir=None, profile=None):
         super().__init__(precision, threads)
@@ -177,8 +178,6 @@ class TrtBackend(Backend):
         if not probe.ok:
             raise BackendUnavailable(f"backend 'trt' cannot run here: {probe.reason}")
         import tensorrt as trt
-
-        from export.trt_build import load_or_build, source_onnx
 
         src = source_onnx(onnx_path, self.precision, trt.__version__)
         engine = load_or_build(src, self.precision, self.cache_dir, self.profile)

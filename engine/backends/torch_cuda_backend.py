@@ -1,8 +1,12 @@
-"""`torch-cuda` backend: the PyTorch student definitions + their .pt weights on a CUDA GPU, FP16, CUDA graphs.
+"""`torch-cuda` backend: the TorchScript artefact `dplf export` writes beside each ONNX, on a CUDA GPU, FP16,
+CUDA graphs.
 
-The ONNX file names the model (metadata `name`, else the file stem) and locates the weights (`<name>.pt`
-beside it); the network runs from `models.students` with those weights, so torch is needed only here (the
-runtime's other backends never import it). Per input shape the session captures one CUDA graph and replays it:
+`load(onnx_path)` runs `<name>.ts` from the same folder (the file index.json lists as `torchscript`, else the
+ONNX name without `.fp16`/`.onnx` plus `.ts`): `torch.jit.load(path, map_location="cuda")`, called as
+`module(*inputs)` with float32 NCHW inputs in ONNX input order, returning its outputs in ONNX output order;
+the ONNX metadata travels in the TorchScript extra file `metadata.json`. No Python model code is imported
+(the runtime never imports `models`), and torch is imported only here, lazily. How the DP student's matching
+runs was fixed when the artefact was exported. Per input shape the session captures one CUDA graph and replays it:
 static input/output tensors are the only device memory it touches per frame, and CuPy sees them through DLPack
 without copies. fp16 = autocast (convolutions in FP16, reductions in FP32); modules that must stay FP32 (the DP
 cost volume, where FP16 cancels the defocus residual) disable autocast themselves.
@@ -10,17 +14,17 @@ cost volume, where FP16 cancels the defocus residual) disable autocast themselve
 from __future__ import annotations
 
 import contextlib
-import os
+import json
+import warnings
 from pathlib import Path
 
 import numpy as np
 
+from ..model_store import ModelStore
 from .base import Backend, BackendUnavailable, Probe, Session, cuda_device_count, onnx_metadata
+from .registry import register_backend
 
-
-#: How the DP student's matching runs on the GPU ("conv", "matmul" or "cuda": models/defocus_matching.py);
-#: $DPLF_MATCHING overrides. All three give the same disparities.
-MATCHING_IMPL = "cuda"
+METADATA_FILE = "metadata.json"   # the TorchScript extra file holding the ONNX metadata
 
 
 def _torch():
@@ -140,7 +144,7 @@ class TorchCudaSession(Session):
                 self._as_cupy[key] = {n: cupy.from_dlpack(o) for n, o in zip(self.output_names, outputs)}
             return self._as_cupy[key]
 
-    def run(self, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    def run_impl(self, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         torch = self._torch
         inputs = [torch.from_numpy(np.ascontiguousarray(_require(feeds, n), np.float32)).cuda()
                   for n in self.input_names]
@@ -155,10 +159,64 @@ def _require(feeds: dict, name: str):
     return feeds[name]
 
 
+def torchscript_path(onnx_path) -> Path:
+    """The TorchScript file exported beside `onnx_path` (index.json's `torchscript` entry for that model when
+    the folder has an index, else `<stem>.ts` with `.fp16` dropped)."""
+    onnx_path = Path(onnx_path)
+    found = _index_entry(onnx_path)
+    if found is not None and "torchscript" in found.files:
+        return onnx_path.with_name(found.files["torchscript"])
+    return onnx_path.with_name(onnx_path.name.removesuffix(".onnx").removesuffix(".fp16") + ".ts")
+
+
+def model_io(onnx_path) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(input names, output names) of the model in ONNX order: from index.json, else from the ONNX file."""
+    found = _index_entry(Path(onnx_path))
+    if found is not None:
+        return found.inputs, found.outputs
+    import onnxruntime as ort
+
+    sess = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
+    return tuple(i.name for i in sess.get_inputs()), tuple(o.name for o in sess.get_outputs())
+
+
+def _index_entry(onnx_path: Path):
+    try:
+        found = ModelStore(onnx_path.parent).entry_for_file(onnx_path)
+    except (OSError, ValueError):   # no index (a bare folder of files): fall back to names
+        return None
+    return None if found is None else found[0]
+
+
+def load_torchscript(path, device: str = "cuda") -> tuple[object, dict]:
+    """(module in eval mode on `device`, metadata dict) from a TorchScript file written by `dplf export`.
+    One-line FileNotFoundError / ValueError when the file is missing or not TorchScript."""
+    torch = _torch()
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"torch-cuda needs the TorchScript file {path}; run `dplf export` (it writes "
+                                f"it beside the ONNX) or use --backend ort-cpu")
+    extra = {METADATA_FILE: ""}
+    try:
+        with warnings.catch_warnings():   # torch 2.x deprecates TorchScript; the artefact format is still this
+            warnings.simplefilter("ignore", DeprecationWarning)
+            module = torch.jit.load(str(path), map_location=device, _extra_files=extra)
+    except RuntimeError as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ValueError(f"{path} is not a loadable TorchScript file ({first}); run `dplf export` again") from None
+    try:
+        metadata = json.loads(extra[METADATA_FILE] or "{}")
+    except ValueError:
+        metadata = {}
+    return module.eval(), {str(k): str(v) for k, v in dict(metadata).items()}
+
+
+@register_backend
 class TorchCudaBackend(Backend):
     name = "torch-cuda"
     device = "cuda"
     precisions = ("fp16", "fp32")
+    priority = 20
 
     @classmethod
     def probe(cls) -> Probe:
@@ -177,26 +235,10 @@ class TorchCudaBackend(Backend):
         probe = self.probe()
         if not probe.ok:
             raise BackendUnavailable(f"backend 'torch-cuda' cannot run here: {probe.reason}")
-        torch = _torch()
-        from models import students
-
         onnx_path = Path(onnx_path)
-        meta = onnx_metadata(onnx_path)
-        name = meta.get("model_name") or onnx_path.name.split(".")[0]   # bundled files are named after it
-        weights = onnx_path.with_name(f"{name}.pt")
-        if not weights.is_file():
-            raise FileNotFoundError(f"torch-cuda needs the weights {weights} next to {onnx_path.name}; "
-                                    f"run `dplf train` or use --backend ort-cpu")
-        state = torch.load(weights, map_location="cpu", weights_only=True)
-        model = students.build(name)
-        model.load_state_dict(state)
-        if hasattr(model, "matching"):   # DP student: how its cross-blur runs on the GPU (same results)
-            impl = os.environ.get("DPLF_MATCHING", MATCHING_IMPL)
-            if impl not in ("conv", "matmul", "cuda"):
-                raise ValueError(f"DPLF_MATCHING={impl!r} is not one of conv, matmul, cuda; unset it")
-            model.matching.impl = impl
-        spec = students.MODELS[name]
-        meta.update(model_name=name, weights=str(weights), params=str(students.count_parameters(model)),
-                    precision=self.precision)
-        return TorchCudaSession(model, spec["inputs"], spec["outputs"], fp16=self.precision == "fp16",
-                                metadata=meta)
+        ts = torchscript_path(onnx_path)
+        module, ts_meta = load_torchscript(ts, "cuda")
+        inputs, outputs = model_io(onnx_path)
+        meta = {**onnx_metadata(onnx_path), **ts_meta}
+        meta.update(model_name=meta.get("model_name") or ts.stem, weights=str(ts), precision=self.precision)
+        return TorchCudaSession(module, inputs, outputs, fp16=self.precision == "fp16", metadata=meta)

@@ -1,4 +1,5 @@
-"""Writers and readers for `dplf-run` outputs (SPEC §4): disparity PFMs, views, depth, manifest.json.
+"""Writers for `dplf-run` outputs (docs/outputs.md): disparity PFMs, views, depth, manifest.json. Reading a run
+back is `engine.io.run_folder.RunFolder`.
 
 View formats (docs/outputs.md):
   png     views/000000/v{row:02d}_u{col:02d}.png per frame
@@ -16,32 +17,19 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 from pathlib import Path
 
 import cv2
 import numpy as np
 
-from .pfm import read_pfm, write_pfm
+from .atomic import atomic_write
+from .pfm import write_pfm
+from .run_folder import MANIFEST, MANIFEST_FORMAT, MOSAIC_FILE, RUN_ENTRIES, view_name
 
 VIEW_FORMATS = ("png", "npy", "mp4", "mosaic")
-MANIFEST_FORMAT = "dplf-lf/1"
 VIDEO_CODEC = "mp4v"             # MPEG-4 part 2: the codec every opencv-python wheel can write
 MOSAIC_MAX_SIZE = 4096           # default cap on the mosaic video's longer side, pixels
-MOSAIC_FILE = "mosaic.mp4"
-
-
-def _atomic(path: Path, write) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-
-
-def view_name(row: int, col: int) -> str:
-    return f"v{row:02d}_u{col:02d}"
 
 
 def disparity_limit(disparity: np.ndarray) -> float:
@@ -75,7 +63,7 @@ def mosaic_geometry(grid: tuple[int, int], size: tuple[int, int], max_size: int 
     return {"grid": [V, U], "tile": [th, tw], "size": [H + H % 2, W + W % 2], "scale": round(scale, 6)}
 
 
-class _Video:
+class VideoFile:
     """An mp4 written under `.NAME.partial.mp4` and renamed to NAME.mp4 by close()."""
 
     def __init__(self, path: Path, fps: float, size_hw: tuple[int, int]):
@@ -97,7 +85,7 @@ class _Video:
             os.replace(self.tmp, self.path)
 
 
-def _even(image: np.ndarray) -> np.ndarray:
+def pad_even(image: np.ndarray) -> np.ndarray:
     """Pad H and W to even sizes by repeating the last row/column (encoders drop an odd row/column)."""
     h, w = image.shape[:2]
     if h % 2 == 0 and w % 2 == 0:
@@ -135,7 +123,6 @@ class OutputWriter:
             model = load_calibration(depth)
         try:
             (self.out_dir / "disparity").mkdir(parents=True, exist_ok=True)
-            (self.out_dir / "views").mkdir(exist_ok=True)
             probe = self.out_dir / ".dplf-write-test"
             probe.write_bytes(b"")
             probe.unlink()
@@ -147,14 +134,14 @@ class OutputWriter:
         self.manifest = {"format": MANIFEST_FORMAT, "frames": 0, "status": "running", "view_format": view_format,
                          **(manifest or {}),
                          "frame_indices": []}
-        self._videos: dict[tuple[int, int] | str, _Video] = {}
+        self._videos: dict[tuple[int, int] | str, VideoFile] = {}
         self._mosaic_buf: np.ndarray | None = None
         self.write_manifest()
 
     def write(self, frame_no: int, disparity: np.ndarray, views: np.ndarray | None) -> None:
         """disparity float32 [H, W]; views uint8 [V, U, H, W, 3] (RGB) or None."""
         name = f"{frame_no:06d}"
-        _atomic(self.out_dir / "disparity" / f"{name}.pfm", lambda p: write_pfm(p, disparity))
+        atomic_write(self.out_dir / "disparity" / f"{name}.pfm", lambda p: write_pfm(p, disparity))
         if self.preview:
             _imwrite(self.out_dir / "disparity" / f"{name}.png", disparity_preview(disparity))
         if self.depth is not None:
@@ -163,6 +150,7 @@ class OutputWriter:
             self.depth.write_manifest()
             self.manifest["depth"] = self.depth.describe()
         if views is not None:
+            (self.out_dir / "views").mkdir(exist_ok=True)   # created with the first views: none with --no-views
             getattr(self, f"_write_{self.view_format}")(name, np.asarray(views))
         self.manifest["frames"] += 1
         self.manifest["frame_indices"].append(int(frame_no))
@@ -180,7 +168,7 @@ class OutputWriter:
             with open(p, "wb") as fh:
                 np.save(fh, views)
 
-        _atomic(self.out_dir / "views" / f"{name}.npy", save)
+        atomic_write(self.out_dir / "views" / f"{name}.npy", save)
 
     def _write_mp4(self, name: str, views: np.ndarray) -> None:
         h, w = views.shape[2:4]
@@ -191,9 +179,9 @@ class OutputWriter:
             for col in range(views.shape[1]):
                 vw = self._videos.get((row, col))
                 if vw is None:
-                    vw = self._videos[(row, col)] = _Video(self.out_dir / "views" / f"{view_name(row, col)}.mp4",
+                    vw = self._videos[(row, col)] = VideoFile(self.out_dir / "views" / f"{view_name(row, col)}.mp4",
                                                            self.fps, (h + h % 2, w + w % 2))
-                vw.write(_even(np.ascontiguousarray(views[row, col][..., ::-1])))
+                vw.write(pad_even(np.ascontiguousarray(views[row, col][..., ::-1])))
 
     def _write_mosaic(self, name: str, views: np.ndarray) -> None:
         V, U, h, w = views.shape[:4]
@@ -202,7 +190,7 @@ class OutputWriter:
             geo = mosaic_geometry((V, U), (h, w), self.mosaic_max_size)
             self.manifest["mosaic"] = {"file": f"views/{MOSAIC_FILE}", "codec": VIDEO_CODEC, **geo}
             self._mosaic_buf = np.zeros((*geo["size"], 3), np.uint8)
-            vw = self._videos["mosaic"] = _Video(self.out_dir / "views" / MOSAIC_FILE, self.fps, geo["size"])
+            vw = self._videos["mosaic"] = VideoFile(self.out_dir / "views" / MOSAIC_FILE, self.fps, geo["size"])
         th, tw = self.manifest["mosaic"]["tile"]
         if [V, U] != self.manifest["mosaic"]["grid"]:
             raise ValueError(f"mosaic: the view grid changed from {self.manifest['mosaic']['grid']} to {[V, U]}")
@@ -219,7 +207,7 @@ class OutputWriter:
 
     def write_manifest(self) -> None:
         text = json.dumps(self.manifest, indent=2)
-        _atomic(self.out_dir / "manifest.json", lambda p: p.write_text(text))
+        atomic_write(self.out_dir / MANIFEST, lambda p: p.write_text(text))
 
     def close(self, status: str = "complete", **extra) -> None:
         """Finish the videos (rename them to their final names) and write the final manifest. Idempotent."""
@@ -243,116 +231,30 @@ def _imwrite(path: Path, image: np.ndarray) -> None:
             raise OSError(f"PNG encoding failed for {path}")
         p.write_bytes(buf.tobytes())
 
-    _atomic(path, write)
+    atomic_write(path, write)
 
 
-# -- reading a run folder back ---------------------------------------------------------------------------
-class RunFolder:
-    """A `dplf-run` output folder, read back: `frames` (source indices in write order), `disparity(i)`,
-    `views(i)` (uint8 RGB [V, U, H, W, 3], whatever the view format), `positions` ([V, U, 2]).
-
-    Raises ValueError with one line when the folder is not a run folder.
-    """
-
-    def __init__(self, path: str | os.PathLike):
-        self.path = Path(path)
-        if not self.path.is_dir():
-            raise ValueError(f"run folder {self.path} does not exist; pass a dplf-run --out folder")
-        man = self.path / "manifest.json"
-        try:
-            self.manifest = json.loads(man.read_text())
-        except FileNotFoundError:
-            raise ValueError(f"{self.path} has no manifest.json; is it a dplf-run output folder?") from None
-        except (OSError, ValueError) as exc:
-            raise ValueError(f"{man} is unreadable ({exc}); is it a dplf-run output folder?") from None
-        if not isinstance(self.manifest, dict) or self.manifest.get("format") != MANIFEST_FORMAT:
-            raise ValueError(f"{man} is not a {MANIFEST_FORMAT} manifest")
-        indices = self.manifest.get("frame_indices")
-        if indices is None:   # older runs: the disparity maps name every frame written
-            indices = sorted(int(p.stem) for p in (self.path / "disparity").glob("*.pfm") if p.stem.isdigit())
-        self.frames: list[int] = [int(i) for i in indices]
-        if not self.frames:
-            raise ValueError(f"{self.path} holds no frames (status {self.manifest.get('status')!r})")
-        views = self.manifest.get("views") or [0, 0]
-        self.grid = (int(views[0]), int(views[1]))
-        self.view_format = self.manifest.get("view_format") if all(self.grid) else None
-
-    @property
-    def has_views(self) -> bool:
-        return self.view_format is not None
-
-    @property
-    def positions(self) -> np.ndarray:
-        """(u, v) of every view, float32 [V, U, 2]."""
-        return np.asarray(self.manifest["positions"], np.float32).reshape(*self.grid, 2)
-
-    def frame(self, frame: int | None) -> int:
-        """The source index to use: `frame`, or the first frame written when None."""
-        if frame is None:
-            return self.frames[0]
-        if frame not in self.frames:
-            span = f"{self.frames[0]}..{self.frames[-1]}" if len(self.frames) > 1 else str(self.frames[0])
-            raise ValueError(f"frame {frame} is not in {self.path} (frames {span})")
-        return frame
-
-    def disparity(self, frame: int | None = None) -> np.ndarray:
-        return read_pfm(self.path / "disparity" / f"{self.frame(frame):06d}.pfm")
-
-    def views(self, frame: int | None = None) -> np.ndarray:
-        """uint8 RGB [V, U, H, W, 3] of one frame (decoded videos are lossy; a mosaic is scaled back up)."""
-        if not self.has_views:
-            raise ValueError(f"{self.path} has no views (run without --no-views)")
-        frame = self.frame(frame)
-        name, (V, U) = f"{frame:06d}", self.grid
-        views_dir = self.path / "views"
-        if self.view_format == "npy":
-            return np.load(views_dir / f"{name}.npy")
-        h, w = int(self.manifest["height"]), int(self.manifest["width"])
-        out = np.empty((V, U, h, w, 3), np.uint8)
-        if self.view_format == "png":
-            for r in range(V):
-                for c in range(U):
-                    out[r, c] = _imread(views_dir / name / f"{view_name(r, c)}.png")[..., ::-1]
-            return out
-        k = self.frames.index(frame)
-        if self.view_format == "mp4":
-            for r in range(V):
-                for c in range(U):
-                    out[r, c] = _video_frame(views_dir / f"{view_name(r, c)}.mp4", k)[:h, :w, ::-1]
-            return out
-        if self.view_format == "mosaic":
-            geo = self.manifest["mosaic"]
-            th, tw = geo["tile"]
-            mosaic = _video_frame(self.path / geo["file"], k)
-            for r in range(V):
-                for c in range(U):
-                    tile = mosaic[r * th:(r + 1) * th, c * tw:(c + 1) * tw, ::-1]
-                    out[r, c] = tile if (th, tw) == (h, w) else cv2.resize(tile, (w, h),
-                                                                           interpolation=cv2.INTER_LINEAR)
-            return out
-        raise ValueError(f"{self.path}: unknown view format {self.view_format!r}")
+# -- a used output folder ---------------------------------------------------------------------------------
+def used_output(out: Path) -> str | None:
+    """Why `out` cannot take a new run as it is (None when it is missing or empty): it holds a dplf run, or
+    other files."""
+    out = Path(out)
+    if not out.is_dir() or not any(out.iterdir()):
+        return None
+    if any((out / name).exists() for name in RUN_ENTRIES):
+        return "already holds a dplf run"
+    return "is not empty"
 
 
-def _imread(path: Path) -> np.ndarray:
-    image = cv2.imread(str(path), cv2.IMREAD_COLOR)
-    if image is None:
-        raise ValueError(f"cannot read image {path}")
-    return image
-
-
-def _video_frame(path: Path, k: int) -> np.ndarray:
-    """Frame k (0-based) of a video, BGR uint8."""
-    if not path.is_file():
-        partial = path.with_name(f".{path.stem}.partial{path.suffix}")
-        hint = " (only a partial file: the run was killed before it finished the video)" if partial.exists() else ""
-        raise ValueError(f"video {path} is missing{hint}")
-    cap = cv2.VideoCapture(str(path))
-    try:
-        if k:
-            cap.set(cv2.CAP_PROP_POS_FRAMES, k)
-        ok, image = cap.read()
-    finally:
-        cap.release()
-    if not ok:
-        raise ValueError(f"cannot read frame {k} of {path}")
-    return image
+def clear_run(out: Path) -> None:
+    """Delete a previous run from `out`: the RUN_ENTRIES and the temporary files of an interrupted write of the
+    manifest. Nothing else in `out` is touched."""
+    out = Path(out)
+    for name in RUN_ENTRIES:
+        path = out / name
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path)
+        elif path.exists() or path.is_symlink():
+            path.unlink()
+    for tmp in out.glob(f".{MANIFEST}.*"):
+        tmp.unlink(missing_ok=True)

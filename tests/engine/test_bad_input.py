@@ -89,13 +89,13 @@ DPLF_RUN = [sys.executable, "-c", "import sys; sys.argv[0] = 'dplf-run'; from en
 DPLF_RUN_FULL_DISK = [sys.executable, "-c", """
 import errno, os
 import engine.io.outputs as o
-real, full = o._atomic, []
+real, full = o.atomic_write, []
 def atomic(path, write):
     if full or "000001" in str(path):
         full.append(path)
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
     return real(path, write)
-o._atomic = atomic
+o.atomic_write = atomic
 import sys
 sys.argv[0] = "dplf-run"
 from engine.cli import run_main
@@ -252,8 +252,10 @@ CASES = [
          match=r"--format 'gif' is unknown", check=_nothing_written),
     Case("bad-baseline", "`--baseline nan`", ["--input", "{IN}/good.dp", "--out", "{OUT}", "--baseline", "nan"],
          match=r"--baseline must be a finite number", check=_nothing_written),
+    Case("negative-baseline", "`--baseline -1`", ["--input", "{IN}/good.dp", "--out", "{OUT}", "--baseline", "-1"],
+         match=r"--baseline must be > 0 and <= 100 .*, got -1", check=_nothing_written),
     Case("bad-views", "`--views -1`", ["--input", "{IN}/good.dp", "--out", "{OUT}", "--views", "-1"],
-         match=r"--views must be an integer >= 0", check=_nothing_written),
+         match=r"--views must be >= 1, got -1; for disparity only pass --no-views", check=_nothing_written),
     Case("start-past-end", "`--start 9` on a 3-frame file", ["--input", "{IN}/good.dp", "--out", "{OUT}", "--start", "9"],
          match=r"start 9 is past the end", check=_nothing_written),
     Case("output-is-a-file", "`--out` names an existing file", ["--input", "{IN}/good.dp", "--out", "{IN}/a-file"],
@@ -342,7 +344,7 @@ def _fill_disk_at(monkeypatch, frame: int, sticky: bool) -> list:
     (space is freed again, so the final manifest can still be written)."""
     import engine.io.outputs as outputs
 
-    real, failed = outputs._atomic, []
+    real, failed = outputs.atomic_write, []
 
     def atomic(path, write):
         if (sticky and failed) or (f"{frame:06d}" in str(path) and not failed):
@@ -350,7 +352,7 @@ def _fill_disk_at(monkeypatch, frame: int, sticky: bool) -> list:
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
         return real(path, write)
 
-    monkeypatch.setattr(outputs, "_atomic", atomic)
+    monkeypatch.setattr(outputs, "atomic_write", atomic)
     return failed
 
 
@@ -678,11 +680,11 @@ def write_doc(path: Path = ROOT / "docs" / "bad-input.md") -> None:
 
 DOC_TEMPLATE = """# Bad input and faults: what dplf says
 
-SPEC §10: every user-facing entry point fails on bad input with **one line** (what, where, what to do), exit
+Every user-facing entry point fails on bad input with **one line** (what, where, what to do), exit
 code **2** for bad input or an unusable environment (130 for Ctrl-C), no traceback, and nothing already written
-is lost. This page is generated from the real outputs by `python tests/test_bad_input.py`; the same cases are
-tests (`tests/test_bad_input.py`, `tests/test_dpfile_fuzz.py`). `IN` and `OUT` stand for the input and output
-folders of the run. Run on a machine without a GPU.
+is lost. This page is generated from the real outputs by `python tests/engine/test_bad_input.py`; the same
+cases are tests (`tests/engine/test_bad_input.py`, `tests/engine/io/test_dpfile_fuzz.py`). `IN` and `OUT` stand
+for the input and output folders of the run. Run on a machine without a GPU.
 
 ## `dplf-run`
 
@@ -692,6 +694,8 @@ folders of the run. Run on a machine without a GPU.
 
 What stays on disk:
 - Bad input found before any work (paths, options, backends, headers, sizes) fails **before `OUT` is created**.
+- A used `OUT` (a previous run, or other files) is refused unless `--overwrite`; with it, the previous run's
+  files (and only those) are deleted once the input and backend have been checked (docs/outputs.md).
 - A bad frame in the middle (`truncated-frame`, `corrupted-frame`): every earlier frame is complete (PFM + views),
   `manifest.json` lists them with `"status": "failed"`; `--on-error skip` goes past it, lists it in `"skipped"`
   and exits 0.

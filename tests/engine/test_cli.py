@@ -1,4 +1,4 @@
-"""dplf-run end to end on a small real .dp file: SPEC §4 layout, manifest, formats, one-line errors."""
+"""dplf-run end to end on a small real .dp file: run-folder layout, manifest, formats, one-line errors."""
 import json
 import os
 import subprocess
@@ -68,7 +68,7 @@ def test_no_views_writes_only_disparity(clip_path, tmp_path):
     assert res.returncode == 0, res.stderr
     assert len(list((out / "disparity").glob("*.pfm"))) == FRAMES
     assert len(list((out / "disparity").glob("*.png"))) == FRAMES
-    assert not any((out / "views").iterdir())
+    assert not (out / "views").exists()   # no empty folders
 
 
 @pytest.mark.parametrize("make_input, args, match", [
@@ -115,3 +115,72 @@ def test_output_path_that_is_a_file(clip_path, tmp_path):
     res = dplf_run("--input", clip_path, "--out", blocker)
     assert res.returncode != 0 and "not writable" in res.stderr
     assert blocker.read_text() == "keep me"
+
+
+# -- commands from the dplf.commands entry points (train, export) ----------------------------------------
+def test_plugin_commands_fail_in_one_line_when_their_module_is_missing(monkeypatch):
+    import types
+
+    from engine import cli
+
+    def broken():
+        raise ModuleNotFoundError("No module named 'torch'", name="torch")
+
+    monkeypatch.setattr(cli, "_entry_point", lambda name: types.SimpleNamespace(name=name, value="m:f", load=broken))
+    with pytest.raises(cli.UserError, match=r"the train command cannot be loaded from m:f \(No module named 'torch'\); "
+                                            r"it needs the train extra"):
+        cli._load_command("train")
+    def missing():
+        raise ModuleNotFoundError("No module named 'export.cli'", name="export.cli")
+
+    monkeypatch.setattr(cli, "_entry_point", lambda name: types.SimpleNamespace(name=name, value="export.cli:f",
+                                                                                 load=missing))
+    with pytest.raises(cli.UserError, match=r"cannot be loaded from export.cli:f .*; reinstall dplf$"):
+        cli._load_command("export")
+    monkeypatch.setattr(cli, "_entry_point", lambda name: None)
+    with pytest.raises(cli.UserError, match="no 'export' command is installed"):
+        cli._load_command("export")
+
+
+def test_plugin_command_runs_whatever_shape_it_has(monkeypatch, capsys):
+    import click
+    import typer
+
+    from engine import cli
+
+    def fn(steps: int = typer.Option(1)):
+        print(f"steps={steps}")
+
+    monkeypatch.setattr(cli, "_load_command", lambda name: fn)
+    with pytest.raises(SystemExit) as done:
+        cli.app(["train", "--steps", "3"])
+    assert done.value.code == 0 and "steps=3" in capsys.readouterr().out
+
+    @click.command()
+    @click.option("--fast", is_flag=True)
+    def cmd(fast):
+        print(f"fast={fast}")
+
+    monkeypatch.setattr(cli, "_load_command", lambda name: cmd)
+    with pytest.raises(SystemExit):
+        cli.app(["export", "--fast"])
+    assert "fast=True" in capsys.readouterr().out
+
+
+def test_plugin_command_without_its_module_exits_2_with_one_line():
+    code = ("import sys; from engine import cli; cli._entry_point = lambda name: None; "
+            "sys.argv = ['dplf', 'train', '--steps', '1']; cli.main()")
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert res.returncode == 2
+    assert res.stderr.strip().splitlines() == [
+        "dplf train: error: no 'train' command is installed (entry point group dplf.commands); reinstall dplf: "
+        "pip install 'dplf[train]'"]
+
+
+def test_entry_points_come_from_pyproject_when_the_installed_metadata_lacks_them(monkeypatch):
+    from engine import cli
+
+    monkeypatch.setattr(cli.metadata, "entry_points", lambda group: [])
+    eps = cli._entry_points()
+    assert eps["train"].value == "models.training.cli:train_command"
+    assert eps["export"].value == "export.cli:export_command"

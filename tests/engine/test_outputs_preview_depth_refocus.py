@@ -13,7 +13,8 @@ from engine.conventions import grid_positions
 from engine.depth import (CalibrationError, DepthModel, depth_from_disparity, depth_to_mm, half_aperture_baseline,
                           load_calibration)
 from engine.io.dpfile import DPWriter
-from engine.io.outputs import OutputWriter, RunFolder, mosaic_geometry
+from engine.io.outputs import OutputWriter, mosaic_geometry
+from engine.io.run_folder import RunFolder
 from engine.io.pfm import read_pfm
 from engine.preview import contact_sheet, ring_order
 from engine.refocus import aperture_views, refocus

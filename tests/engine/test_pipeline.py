@@ -8,7 +8,7 @@ import pytest
 from engine import Pipeline
 from engine.backends import BackendUnavailable
 from engine.conventions import grid_positions
-from engine.pipeline import DP_MODEL, LF_MODEL, default_models_dir
+from engine.model_store import ModelStore
 from kernels.render_layers import render_layers_reference
 from models.synthetic import SceneConfig, render_sample
 
@@ -33,10 +33,10 @@ def test_pipeline_matches_manual_composition(sample, pipe):
     hp, wp = -(-h // 16) * 16, -(-w // 16) * 16
     dp = _edge_pad(np.stack([sample.left, sample.right])[None], hp, wp).astype(np.float32)
     rgb = _edge_pad(sample.rgb.transpose(2, 0, 1)[None], hp, wp).astype(np.float32)
-    weights = default_models_dir()
-    dsess = ort.InferenceSession(str(weights / f"{DP_MODEL}.onnx"), providers=["CPUExecutionProvider"])
+    store = ModelStore()
+    dsess = ort.InferenceSession(str(store.path(store.default("dp").name)), providers=["CPUExecutionProvider"])
     disp = dsess.run(None, {"dp": dp})[0]
-    lsess = ort.InferenceSession(str(weights / f"{LF_MODEL}.onnx"), providers=["CPUExecutionProvider"])
+    lsess = ort.InferenceSession(str(store.path(store.default("lf").name)), providers=["CPUExecutionProvider"])
     feeds = {"rgb": rgb, "dp": dp, "disparity": disp}
     layers, planes = lsess.run(["layers", "planes"], {i.name: feeds[i.name] for i in lsess.get_inputs()})
     ref_views = render_layers_reference(np.ascontiguousarray(layers[0, ..., :h, :w]), planes[0],
@@ -93,7 +93,8 @@ def test_unknown_and_unavailable_backends():
 def test_info_names_backend_and_models(pipe):
     info = pipe.info()
     assert info["backend"] == "ort-cpu" and info["backends"]["ort-cpu"]["ok"]
-    assert set(info["models"]) == {DP_MODEL, LF_MODEL}
+    store = ModelStore()
+    assert set(info["models"]) == {store.default("dp").name, store.default("lf").name}
     assert all(len(m["sha256"]) == 64 for m in info["models"].values())
 
 

@@ -1,5 +1,6 @@
-"""`trt` backend and TensorRT export: probe, engine cache key and rebuild decisions, `dplf export --trt` without
-TensorRT (these run anywhere); engine build + ONNX Runtime parity (skipped without TensorRT and a GPU)."""
+"""`trt` backend and its engine cache (engine/backends/tensorrt_engine_cache.py): probe, engine cache key and
+rebuild decisions, `dplf export --trt` without TensorRT (these run anywhere); engine build + ONNX Runtime parity
+(skipped without TensorRT and a GPU)."""
 import json
 import os
 import subprocess
@@ -12,6 +13,7 @@ import pytest
 
 from engine.backends.base import BackendUnavailable
 from engine.backends.tensorrt_backend import TrtBackend
+from engine.backends import tensorrt_engine_cache as tc
 from export import trt_build as tb
 
 from tests.paths import ROOT
@@ -79,26 +81,26 @@ def _sha(data: bytes) -> str:
 
 def test_engine_key_is_stable_and_covers_every_input():
     base = {"onnx_sha256": _sha(b"model"), "compute_capability": "90", "trt_version": "10.9.0.34",
-            "precision": "fp16", "profile": tb.DEFAULT_PROFILE}
-    key = tb.engine_key(**base)
-    assert key == tb.engine_key(**base) and len(key) == 64
-    assert key == tb.engine_key(**{**base, "profile": [[32, 32], [192, 256], [1088, 1920]]})  # lists == tuples
+            "precision": "fp16", "profile": tc.DEFAULT_PROFILE}
+    key = tc.engine_key(**base)
+    assert key == tc.engine_key(**base) and len(key) == 64
+    assert key == tc.engine_key(**{**base, "profile": [[32, 32], [192, 256], [1088, 1920]]})  # lists == tuples
     for change in ({"onnx_sha256": _sha(b"model!")}, {"compute_capability": "89"},
                    {"trt_version": "10.9.0.35"}, {"precision": "fp32"},
                    {"profile": ((32, 32), (192, 256), (1088, 1088))}):
-        assert tb.engine_key(**{**base, **change}) != key, change
+        assert tc.engine_key(**{**base, **change}) != key, change
 
 
 def _expected(**kw):
     args = {"onnx_sha256": _sha(b"model"), "compute_capability": "90", "trt_version": "10.9.0.34",
-            "precision": "fp16", "profile": tb.DEFAULT_PROFILE}
-    return tb.expected_fields(**{**args, **kw})
+            "precision": "fp16", "profile": tc.DEFAULT_PROFILE}
+    return tc.expected_fields(**{**args, **kw})
 
 
 def test_cache_decision_says_why_it_rebuilds():
     want = _expected()
-    assert tb.cache_decision(None, want) == (False, "rebuild: no cached engine")
-    assert tb.cache_decision(json.loads(json.dumps(want)), want) == (True, "cached engine matches")
+    assert tc.cache_decision(None, want) == (False, "rebuild: no cached engine")
+    assert tc.cache_decision(json.loads(json.dumps(want)), want) == (True, "cached engine matches")
     cases = {
         "compute_capability": ("80", "compute capability sm_80, this GPU is sm_90"),
         "tensorrt": ("10.3.0.26", "TensorRT 10.3.0.26, this is TensorRT 10.9.0.34"),
@@ -107,12 +109,12 @@ def test_cache_decision_says_why_it_rebuilds():
         "profile": ([[32, 32], [64, 64], [512, 512]], "profile"),
     }
     for field, (old, reason) in cases.items():
-        use, why = tb.cache_decision({**want, field: old}, want)
+        use, why = tc.cache_decision({**want, field: old}, want)
         assert not use and why.startswith("rebuild: ") and reason in why, (field, why)
 
 
 def _fake_engine(cache, onnx, fields, payload=b"not really an engine"):
-    path = tb.engine_file(cache, onnx, fields["precision"], fields["key"])
+    path = tc.engine_file(cache, onnx, fields["precision"], fields["key"])
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(payload)
     path.with_suffix(".json").write_text(json.dumps(fields))
@@ -122,47 +124,47 @@ def _fake_engine(cache, onnx, fields, payload=b"not really an engine"):
 def test_plan_engine_reuses_a_match_and_explains_a_mismatch(tmp_path):
     onnx = tmp_path / "dp-disparity-v1.onnx"
     here = _expected()
-    path, use, why = tb.plan_engine(tmp_path / "cache", onnx, here)
+    path, use, why = tc.plan_engine(tmp_path / "cache", onnx, here)
     assert (use, why) == (False, "rebuild: no cached engine")
     assert path.name == f"dp-disparity-v1.fp16-{here['key'][:16]}.engine"
 
     _fake_engine(tmp_path / "cache", onnx, _expected(compute_capability="80"))   # built on another GPU
-    _, use, why = tb.plan_engine(tmp_path / "cache", onnx, here)
+    _, use, why = tc.plan_engine(tmp_path / "cache", onnx, here)
     assert not use and "compute capability sm_80, this GPU is sm_90" in why
 
     mine = _fake_engine(tmp_path / "cache", onnx, here)
-    assert tb.plan_engine(tmp_path / "cache", onnx, here) == (mine, True, "cached engine matches")
+    assert tc.plan_engine(tmp_path / "cache", onnx, here) == (mine, True, "cached engine matches")
 
     mine.with_suffix(".json").write_text(json.dumps({**here, "tensorrt": "10.0.0.6"}))   # sidecar disagrees
-    _, use, why = tb.plan_engine(tmp_path / "cache", onnx, here)
+    _, use, why = tc.plan_engine(tmp_path / "cache", onnx, here)
     assert not use and "TensorRT 10.0.0.6" in why
     mine.with_suffix(".json").unlink()                                                   # no sidecar: never run
-    assert tb.plan_engine(tmp_path / "cache", onnx, here)[1:] == (False, "rebuild: no cached engine")
+    assert tc.plan_engine(tmp_path / "cache", onnx, here)[1:] == (False, "rebuild: no cached engine")
 
 
 def test_profile_parsing_and_validation(monkeypatch):
-    assert tb.parse_profile("32x32,192x256,1088x1920") == tb.DEFAULT_PROFILE
-    assert tb.profile_text(tb.DEFAULT_PROFILE) == "32x32,192x256,1088x1920"
+    assert tc.parse_profile("32x32,192x256,1088x1920") == tc.DEFAULT_PROFILE
+    assert tc.profile_text(tc.DEFAULT_PROFILE) == "32x32,192x256,1088x1920"
     for bad in ("32x32,192x256", "32x32,192x250,1088x1920", "64x64,32x32,128x128", "axb,1x1,2x2"):
         with pytest.raises(ValueError, match="profile"):
-            tb.parse_profile(bad)
+            tc.parse_profile(bad)
     monkeypatch.setenv("DPLF_TRT_PROFILE", "16x16,64x64,256x256")
-    assert tb.default_profile() == ((16, 16), (64, 64), (256, 256))
+    assert tc.default_profile() == ((16, 16), (64, 64), (256, 256))
     monkeypatch.setenv("DPLF_CACHE", str(Path("/tmp/some/cache")))
-    assert tb.default_cache_dir() == Path("/tmp/some/cache")
+    assert tc.default_cache_dir() == Path("/tmp/some/cache")
 
 
 def test_build_source_follows_tensorrt_major(tmp_path):
     for name in ("m-v1.onnx", "m-v1.fp16.onnx"):
         (tmp_path / name).write_bytes(b"x")
     fp32, fp16 = tmp_path / "m-v1.onnx", tmp_path / "m-v1.fp16.onnx"
-    assert tb.source_onnx(fp16, "fp16", "10.9.0") == fp32    # TRT 10: FP16 flag on the FP32 ONNX
-    assert tb.source_onnx(fp32, "fp16", "11.0.0") == fp16    # TRT 11: strongly typed FP16 ONNX
-    assert tb.source_onnx(fp16, "fp32", "11.0.0") == fp32
+    assert tc.source_onnx(fp16, "fp16", "10.9.0") == fp32    # TRT 10: FP16 flag on the FP32 ONNX
+    assert tc.source_onnx(fp32, "fp16", "11.0.0") == fp16    # TRT 11: strongly typed FP16 ONNX
+    assert tc.source_onnx(fp16, "fp32", "11.0.0") == fp32
     fp16.unlink()
     with pytest.raises(BackendUnavailable, match="m-v1.fp16.onnx, which is missing"):
-        tb.source_onnx(fp32, "fp16", "11.2.1")
-    assert tb.model_stem("a/dp-disparity-v1.fp16.onnx") == tb.model_stem("dp-disparity-v1.onnx") == "dp-disparity-v1"
+        tc.source_onnx(fp32, "fp16", "11.2.1")
+    assert tc.model_stem("a/dp-disparity-v1.fp16.onnx") == tc.model_stem("dp-disparity-v1.onnx") == "dp-disparity-v1"
 
 
 def test_example_feeds_and_table():
@@ -181,6 +183,7 @@ def test_example_feeds_and_table():
 @pytest.mark.skipif(HAS_TRT, reason="TensorRT is installed here")
 @pytest.mark.parametrize("flag", ["--trt", "--trt-compare"])
 def test_export_trt_without_tensorrt_fails_in_one_line(tmp_path, flag):
+    pytest.importorskip("export.cli", reason="`dplf export` comes from export/cli.py (dplf.commands entry point)")
     cmd = [sys.executable, "-c", "from engine.cli import main; main()", "export", flag, "--weights", str(tmp_path)]
     res = subprocess.run(cmd, check=False, capture_output=True, text=True, cwd=ROOT, env={**os.environ, "CI": "1"})
     assert res.returncode == 2, res.stderr
@@ -195,19 +198,19 @@ SMALL = ((32, 32), (64, 96), (256, 256))
 @pytest.fixture(scope="module")
 def built(tmp_path_factory):
     cache = tmp_path_factory.mktemp("trt-cache")
-    return cache, tb.load_or_build(WEIGHTS / "dp-disparity-v1.onnx", "fp16", cache, SMALL)
+    return cache, tc.load_or_build(WEIGHTS / "dp-disparity-v1.onnx", "fp16", cache, SMALL)
 
 
 @pytest.mark.gpu
 @needs_trt
 def test_build_writes_engine_sidecar_and_timing_cache(built):
     cache, engine = built
-    side = tb.read_sidecar(engine)
+    side = tc.read_sidecar(engine)
     assert side["precision"] == "fp16" and side["profile"] == [list(s) for s in SMALL]
-    assert side["onnx_sha256"] == tb.sha256_file(WEIGHTS / "dp-disparity-v1.onnx")
+    assert side["onnx_sha256"] == tc.sha256_file(WEIGHTS / "dp-disparity-v1.onnx")
     assert list(cache.glob("timing-sm*-trt*.cache"))
     mtime = engine.stat().st_mtime_ns
-    assert tb.load_or_build(WEIGHTS / "dp-disparity-v1.onnx", "fp16", cache, SMALL) == engine
+    assert tc.load_or_build(WEIGHTS / "dp-disparity-v1.onnx", "fp16", cache, SMALL) == engine
     assert engine.stat().st_mtime_ns == mtime   # reused, not rebuilt
 
 

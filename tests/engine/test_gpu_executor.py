@@ -1,6 +1,8 @@
-"""torch-cuda backend and the GPU hot path, against the CPU pipeline (ort-cpu) on a real demo frame.
+"""The GPU hot path (engine/gpu_executor.py, GpuExecutor) and the torch-cuda backend, against the CPU pipeline
+(ort-cpu) on a real demo frame.
 
-GPU tests skip without PyTorch + CuPy + a CUDA GPU; the probe/argument tests run everywhere.
+GPU tests skip without PyTorch + CuPy + a CUDA GPU (and, for the pipeline, the exported TorchScript files);
+the probe/argument tests run everywhere.
 """
 import sys
 
@@ -9,10 +11,16 @@ import pytest
 
 from engine import Pipeline
 from engine.backends import BACKENDS, probe_all
-from engine.backends.torch_cuda_backend import TorchCudaBackend
+from engine.backends.torch_cuda_backend import TorchCudaBackend, torchscript_path
+from engine.model_store import ModelStore
 
 from tests.paths import ROOT
-gpu = pytest.mark.skipif(not TorchCudaBackend.probe().ok, reason="needs PyTorch, CuPy and a CUDA GPU")
+
+_store = ModelStore()
+_HAS_TS = all(torchscript_path(_store.path(_store.default(t).name)).is_file() for t in ("dp", "lf"))
+gpu = pytest.mark.skipif(not (TorchCudaBackend.probe().ok and _HAS_TS),
+                         reason="needs PyTorch, CuPy, a CUDA GPU and the exported TorchScript files (dplf export)")
+gpu_torch = pytest.mark.skipif(not TorchCudaBackend.probe().ok, reason="needs PyTorch, CuPy and a CUDA GPU")
 
 
 def test_torch_cuda_is_a_registered_peer_and_probes_without_importing_torch():
@@ -104,7 +112,7 @@ def test_no_device_allocation_per_frame_and_stream_runs_the_demo():
 
 
 @pytest.mark.gpu
-@gpu
+@gpu_torch
 def test_fused_cuda_aggregation_matches_the_torch_cost_volume_inside_a_cuda_graph():
     import torch
 

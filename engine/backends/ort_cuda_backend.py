@@ -1,4 +1,5 @@
-"""ONNX Runtime backends: `ort-cpu` (always available) and `ort-cuda` (onnxruntime-gpu + a CUDA GPU)."""
+"""`ort-cuda` backend: ONNX Runtime's CUDAExecutionProvider (onnxruntime-gpu + a CUDA GPU + CuPy), with
+device I/O on the pipeline's one CUDA stream."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -7,47 +8,8 @@ import numpy as np
 import onnxruntime as ort
 
 from .base import Backend, BackendUnavailable, Probe, Session
-
-
-class OrtSession(Session):
-    """An ONNX Runtime session that reuses its output buffers while input shapes stay the same."""
-
-    def __init__(self, path: Path, providers: list, threads: int | None):
-        opts = ort.SessionOptions()
-        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        if threads:
-            opts.intra_op_num_threads = threads
-        opts.log_severity_level = 3
-        self._sess = ort.InferenceSession(str(path), sess_options=opts, providers=providers)
-        self.input_names = tuple(i.name for i in self._sess.get_inputs())
-        self.output_names = tuple(o.name for o in self._sess.get_outputs())
-        self.metadata = dict(self._sess.get_modelmeta().custom_metadata_map)
-        self._binding = self._sess.io_binding()
-        self._out_buffers: dict[str, np.ndarray] | None = None
-        self._shape_key = None
-
-    def run(self, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        missing = set(self.input_names) - set(feeds)
-        if missing:
-            raise ValueError(f"model inputs {sorted(missing)} were not given; it needs {list(self.input_names)}")
-        key = tuple((n, feeds[n].shape) for n in self.input_names)
-        for n in self.input_names:
-            self._binding.bind_cpu_input(n, np.ascontiguousarray(feeds[n], dtype=np.float32))
-        if key != self._shape_key:
-            # First call at this size: let ORT allocate, then keep those arrays as our output buffers.
-            for n in self.output_names:
-                self._binding.bind_output(n, "cpu")
-            self._sess.run_with_iobinding(self._binding)
-            self._out_buffers = dict(zip(self.output_names, self._binding.copy_outputs_to_cpu()))
-            self._shape_key = key
-            self._bind_outputs()
-        else:
-            self._sess.run_with_iobinding(self._binding)
-        return self._out_buffers
-
-    def _bind_outputs(self) -> None:
-        for n, buf in self._out_buffers.items():
-            self._binding.bind_output(n, "cpu", 0, np.float32, list(buf.shape), buf.ctypes.data)
+from .ort_session import OrtSession
+from .registry import register_backend
 
 
 class OrtCudaSession(OrtSession):
@@ -89,22 +51,12 @@ class OrtCudaSession(OrtSession):
         return self._dev_out
 
 
-class OrtCpuBackend(Backend):
-    name = "ort-cpu"
-    device = "cpu"
-
-    @classmethod
-    def probe(cls) -> Probe:
-        return Probe(True, f"onnxruntime {ort.__version__}, CPUExecutionProvider")
-
-    def load(self, onnx_path: Path) -> Session:
-        return OrtSession(onnx_path, ["CPUExecutionProvider"], self.threads)
-
-
+@register_backend
 class OrtCudaBackend(Backend):
     name = "ort-cuda"
     device = "cuda"
     precisions = ("fp32", "fp16")
+    priority = 30
 
     @classmethod
     def probe(cls) -> Probe:

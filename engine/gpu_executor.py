@@ -1,4 +1,4 @@
-"""The pipeline's GPU hot path: one CUDA stream, pinned host buffers, no per-frame allocation.
+"""`GpuExecutor`: the pipeline's GPU hot path: one CUDA stream, pinned host buffers, no per-frame allocation.
 
 A frame goes: host planes -> pinned staging -> async upload -> `preprocess` kernel -> DP student (device I/O)
 -> crop -> `dibr_warp` (or LF student + `render_layers`) -> async download into pinned buffers -> one
@@ -12,21 +12,24 @@ import time
 
 import numpy as np
 
+from .kernel_package import load as _load_kernels
 from .validation import as_unit_plane, check_pair
+
+_levels = _load_kernels("levels")
 
 _STAGES = ("upload", "preprocess", "disparity", "lf", "render", "download")
 
 
 def _raw_plane(arr: np.ndarray, name: str, black: float, white: float | None) -> np.ndarray:
-    """What the preprocess kernel takes: uint8/uint16 as they are, anything float checked -> float32."""
+    """What the preprocess kernel takes: uint8/uint16 as they are (levels checked by `kernels.levels`, whose
+    table the kernel indexes), anything float checked -> float32 (`as_unit_plane`, the CPU path)."""
     if arr.dtype in (np.uint8, np.uint16):
-        if arr.dtype == np.uint16 and white is not None and white <= black:
-            raise ValueError(f"{name}: white level {white} must exceed black level {black}")
+        _levels.check_levels(arr.dtype, black, white, name)
         return arr
     return as_unit_plane(arr, name, black, white)   # one-line errors for NaN, range and other dtypes
 
 
-class CudaFrame:
+class GpuExecutor:
     """Per-pipeline GPU state. `process(...)` returns the pieces of a PipelineOutput.
 
     dp_session / lf_session: sessions with device I/O (`Session.run_device`); lf_session None renders with
@@ -76,7 +79,7 @@ class CudaFrame:
     # -- one frame ---------------------------------------------------------------------------------------
     def process(self, left, right, rgb, black: float, white: float | None, n_views: int, baseline: float,
                 dtype) -> dict:
-        from kernels import cuda
+        cuda = _load_kernels("cuda")
 
         cp, s, ev = self.cp, self.stream, self._events
         t0 = time.perf_counter()
@@ -161,7 +164,7 @@ class CudaFrame:
 
     def render(self, disparity, rgb, layers, planes, positions: np.ndarray, baseline: float, dtype):
         """Re-render a frame's arrays at explicit positions [P, 2] on the GPU (host or device result)."""
-        from kernels import cuda
+        cuda = _load_kernels("cuda")
 
         cp = self.cp
         with self.stream:
@@ -175,7 +178,7 @@ class CudaFrame:
         return result
 
     def _render_layers(self, layers, planes, positions, baseline, out, dtype):
-        from kernels import cuda
+        cuda = _load_kernels("cuda")
 
         if layers.ndim == 4:   # packed [L, H, W, CP]
             return cuda.render_layers_packed(layers, planes, positions, self.rank, baseline, out=out,

@@ -1,0 +1,127 @@
+"""dplf-run as a new user meets it: a used --out, --overwrite, option ranges, rounded positions, no empty
+folders, help and errors that cite no internal design documents."""
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from engine.io.dpfile import DPWriter
+from engine.run import manifest_positions
+from models.synthetic import SceneConfig, render_clip
+
+FRAMES, H, W = 2, 32, 48
+
+
+@pytest.fixture(scope="module")
+def clip(tmp_path_factory):
+    path = tmp_path_factory.mktemp("clip") / "clip.dp"
+    frames = render_clip(5, FRAMES, H, W, cfg=SceneConfig(max_disparity=3.0))
+    q = lambda a: np.round(np.clip(a, 0, 1) * 255).astype(np.uint8)  # noqa: E731
+    with DPWriter(path, width=W, height=H, fps=10.0, bit_depth=8, has_rgb=True, camera="synthetic") as wr:
+        for i, s in enumerate(frames):
+            wr.write(q(s.left), q(s.right), q(s.rgb), timestamp=i / 10.0)
+    return path
+
+
+def _cli(*args, prog="dplf-run"):
+    code = ("import sys; sys.argv[0] = 'dplf-run'; from engine.cli import run_main; run_main()" if prog == "dplf-run"
+            else "from engine.cli import main; main()")
+    return subprocess.run([sys.executable, "-c", code, *map(str, args)], capture_output=True, text=True,
+                          env={**os.environ, "CI": "1", "COLUMNS": "200"})
+
+
+def _one_error_line(res, *needles):
+    assert res.returncode == 2, (res.stdout, res.stderr)
+    lines = res.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("dplf-run: error: "), res.stderr
+    for needle in needles:
+        assert needle in lines[0], lines[0]
+    assert "SPEC" not in lines[0] and "§" not in lines[0]
+    return lines[0]
+
+
+def test_a_used_out_is_refused_and_overwrite_replaces_the_run_whole(clip, tmp_path):
+    out = tmp_path / "out"
+    res = _cli("--input", clip, "--out", out, "--views", 2, "--backend", "ort-cpu")
+    assert res.returncode == 0, res.stderr
+    assert sorted(p.name for p in (out / "views").iterdir()) == ["000000", "000001"]
+    (out / "notes.txt").write_text("mine")
+
+    again = _cli("--input", clip, "--out", out, "--frames", 1, "--views", 2, "--backend", "ort-cpu")
+    _one_error_line(again, str(out), "already holds a dplf run", "--overwrite")
+    assert sorted(p.name for p in (out / "views").iterdir()) == ["000000", "000001"]   # untouched
+
+    res = _cli("--input", clip, "--out", out, "--frames", 1, "--views", 3, "--backend", "ort-cpu", "--overwrite")
+    assert res.returncode == 0, res.stderr
+    man = json.loads((out / "manifest.json").read_text())
+    assert man["frames"] == 1 and man["views"] == [3, 3]
+    assert sorted(p.name for p in (out / "views").iterdir()) == ["000000"]         # frame 1 of the old run gone
+    assert sorted(p.name for p in (out / "disparity").iterdir()) == ["000000.pfm"]
+    assert (out / "notes.txt").read_text() == "mine"                               # not part of a run: kept
+
+
+def test_a_non_empty_folder_is_refused_without_overwrite(clip, tmp_path):
+    (tmp_path / "holiday.jpg").write_bytes(b"x")
+    res = _cli("--input", clip, "--out", tmp_path, "--backend", "ort-cpu")
+    _one_error_line(res, "is not empty", "--overwrite")
+    assert [p.name for p in tmp_path.iterdir()] == ["holiday.jpg"]
+
+
+def test_overwrite_with_bad_input_keeps_the_old_run(clip, tmp_path):
+    out = tmp_path / "out"
+    assert _cli("--input", clip, "--out", out, "--views", 2, "--backend", "ort-cpu").returncode == 0
+    res = _cli("--input", clip, "--out", out, "--backend", "no-such", "--overwrite")
+    _one_error_line(res, "unknown backend")
+    assert json.loads((out / "manifest.json").read_text())["frames"] == FRAMES
+
+
+@pytest.mark.parametrize("value, needle", [("-1", "> 0"), ("0", "> 0"), ("inf", "finite"), ("nan", "finite"),
+                                           ("1000", "<= 100")])
+def test_baseline_range(clip, tmp_path, value, needle):
+    res = _cli("--input", clip, "--out", tmp_path / "o", "--baseline", value, "--backend", "ort-cpu")
+    _one_error_line(res, "--baseline", needle)
+    assert not (tmp_path / "o").exists()
+
+
+def test_views_zero_points_to_no_views(clip, tmp_path):
+    res = _cli("--input", clip, "--out", tmp_path / "o", "--views", 0, "--backend", "ort-cpu")
+    _one_error_line(res, "--views must be >= 1", "--no-views")
+    assert not (tmp_path / "o").exists()
+
+
+def test_no_views_writes_no_views_folder(clip, tmp_path):
+    out = tmp_path / "d"
+    res = _cli("--input", clip, "--out", out, "--no-views", "--backend", "ort-cpu")
+    assert res.returncode == 0, res.stderr
+    assert sorted(p.name for p in out.iterdir()) == ["disparity", "manifest.json"]
+    man = json.loads((out / "manifest.json").read_text())
+    assert man["positions"] == [] and man["view_format"] is None
+
+
+def test_manifest_positions_are_rounded():
+    pos = manifest_positions(4, 1.0)
+    assert pos[1] == [-0.333333, -1.0] and pos[2] == [0.333333, -1.0]
+    assert all(len(repr(x)) <= 10 for p in pos for x in p)
+    assert manifest_positions(0, 1.0) == []
+    np.testing.assert_allclose(manifest_positions(3, 0.5), [[u, v] for v in (-.5, 0, .5) for u in (-.5, 0, .5)])
+
+
+@pytest.mark.parametrize("args", [["--help"], ["run", "--help"], ["info", "--help"], ["preview", "--help"],
+                                  ["depth", "--help"], ["refocus", "--help"], ["train", "--help"],
+                                  ["export", "--help"]])
+def test_help_works_and_cites_no_design_document(args):
+    res = _cli(*args, prog="dplf")
+    assert res.returncode == 0, res.stderr
+    assert "Usage:" in res.stdout
+    assert "SPEC" not in res.stdout and "§" not in res.stdout
+
+
+def test_dplf_run_help_says_the_ranges():
+    res = _cli("--help")
+    assert res.returncode == 0
+    text = " ".join(res.stdout.split())
+    assert "SPEC" not in text and "§" not in text
+    assert "N >= 1" in text and "--no-views" in text and "> 0 and <= 100" in text and "--overwrite" in text
