@@ -8,7 +8,6 @@ import sys
 from importlib import import_module, metadata
 from pathlib import Path
 
-import click
 import typer
 
 from .errors import one_line
@@ -228,10 +227,10 @@ def _load_command(name: str):
 
 
 def _invoke(obj, prog: str, args: list[str]):
-    """Run a loaded command (a click/typer command, a Typer app or a plain typer-style function) on `args`."""
+    """Run a loaded command (a built typer/click command, a Typer app or a plain typer-style function) on `args`."""
     if isinstance(obj, typer.Typer):
         obj = typer.main.get_command(obj)
-    elif not isinstance(obj, click.Command):
+    elif not (hasattr(obj, "main") and hasattr(obj, "params")):   # typer may vendor click: duck-type the command
         app1 = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
         app1.command()(obj)
         obj = typer.main.get_command(app1)

@@ -143,7 +143,6 @@ def test_plugin_commands_fail_in_one_line_when_their_module_is_missing(monkeypat
 
 
 def test_plugin_command_runs_whatever_shape_it_has(monkeypatch, capsys):
-    import click
     import typer
 
     from engine import cli
@@ -156,10 +155,13 @@ def test_plugin_command_runs_whatever_shape_it_has(monkeypatch, capsys):
         cli.app(["train", "--steps", "3"])
     assert done.value.code == 0 and "steps=3" in capsys.readouterr().out
 
-    @click.command()
-    @click.option("--fast", is_flag=True)
-    def cmd(fast):
+    built = typer.Typer()
+
+    @built.command()
+    def cmd(fast: bool = typer.Option(False, "--fast")):
         print(f"fast={fast}")
+
+    cmd = typer.main.get_command(built)   # an already-built command object
 
     monkeypatch.setattr(cli, "_load_command", lambda name: cmd)
     with pytest.raises(SystemExit):
