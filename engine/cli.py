@@ -214,8 +214,8 @@ def _register_optional() -> None:
     from importlib import import_module
 
     for name, module, attr in (("convert", "engine.io.convert", "convert_command"),
-                               ("train", "models.train", "train_command"),
-                               ("export", "export.onnx_export", "export_command")):
+                               ("train", "models.training.cli", "train_command"),
+                               ("export", "export.cli", "export_command")):
         def lazy(ctx: typer.Context, _module=module, _attr=attr):
             try:
                 fn = getattr(import_module(_module), _attr)
