@@ -34,9 +34,21 @@ CHECK_SIZE = (96, 128)
 TRACE_MATCHING = "conv"
 
 
+class TupleOutputs(torch.nn.Module):
+    """model(*inputs) with its output(s) always as a tuple (the DP student returns one tensor)."""
+
+    def __init__(self, model: torch.nn.Module):
+        super().__init__()
+        self.model = model
+
+    def forward(self, *inputs):
+        out = self.model(*inputs)
+        return out if isinstance(out, tuple) else (out,)
+
+
 @torch.no_grad()
 def trace_model(model: torch.nn.Module, name: str, size: tuple[int, int] = TRACE_SIZE) -> torch.jit.ScriptModule:
-    """The traced FP32 eval module of a registered model (on the CPU)."""
+    """The traced FP32 eval module of a registered model (on the CPU); it returns a tuple of outputs."""
     model = model.eval().float().cpu()
     matching = getattr(model, "matching", None)
     impl = getattr(matching, "impl", None)
@@ -45,7 +57,7 @@ def trace_model(model: torch.nn.Module, name: str, size: tuple[int, int] = TRACE
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")     # deprecation notice; shape checks traced as constants
-            traced = torch.jit.trace(model, example_inputs(name, *size), check_trace=False)
+            traced = torch.jit.trace(TupleOutputs(model), example_inputs(name, *size), check_trace=False)
     finally:
         if impl is not None:
             matching.impl = impl

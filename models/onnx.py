@@ -9,6 +9,7 @@ first; the dynamo exporter (``dynamic_shapes``) is the fallback.
 """
 from __future__ import annotations
 
+import copy
 import warnings
 from pathlib import Path
 
@@ -171,16 +172,16 @@ def export_model(model: torch.nn.Module, name: str, path, opset: int = 17, fp16:
     if fp16:
         half_path = path.with_suffix(".fp16.onnx")
         try:
-            _export(model.half(), tuple(x.half() for x in inputs), half_path, in_names, out_names, opset)
+            # a copy: .half().float() in place would round the caller's FP32 weights to FP16
+            _export(copy.deepcopy(model).half(), tuple(x.half() for x in inputs), half_path, in_names, out_names,
+                    opset)
             _set_metadata(half_path, dict(meta, precision="fp16"))
             info["fp16_path"] = str(half_path)
             if validate:
                 try:
-                    info["fp16_max_abs_err"] = validate_onnx(model.float(), name, half_path, half=True)
+                    info["fp16_max_abs_err"] = validate_onnx(model, name, half_path, half=True)
                 except Exception as exc:  # noqa: BLE001 - ORT CPU lacks some fp16 kernels
                     info["fp16_note"] = f"fp16 ONNX written; ORT CPU could not run it: {str(exc)[:160]}"
         except Exception as exc:  # noqa: BLE001 - keep the fp32 export
             info["fp16_note"] = f"fp16 export failed: {str(exc)[:200]}"
-        finally:
-            model.float()
     return info

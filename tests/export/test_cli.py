@@ -32,9 +32,9 @@ def test_help_works_without_torch():
 
 
 def test_missing_folder_is_exit_2(tmp_path, capsys):
-    import click
     import pytest
+    import typer
 
-    with pytest.raises(click.exceptions.Exit) as exc:
+    with pytest.raises(typer.Exit) as exc:
         export_command(weights=str(tmp_path / "nowhere"))
     assert exc.value.exit_code == 2 and "does not exist" in capsys.readouterr().err

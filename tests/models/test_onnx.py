@@ -79,3 +79,13 @@ def test_reexported_shipped_weights_match_the_shipped_onnx(tmp_path, name):
     inputs = {k: x.numpy() for k, x in zip(get_spec(name).inputs, example_inputs(name, 80, 112, seed=5))}
     for a, b in zip(new.run(None, inputs), shipped.run(None, inputs)):
         np.testing.assert_allclose(a, b, atol=1e-4, rtol=0)
+
+
+def test_export_leaves_the_callers_weights_unchanged(tmp_path):
+    """The FP16 variant is exported from a copy: the model (and a .ts traced after it) keeps its FP32 weights."""
+    from models.hashing import state_hash
+
+    model = _perturbed("lf-layers-v1")
+    before = state_hash(model)
+    export_model(model, "lf-layers-v1", tmp_path / "m.onnx", validate=False)
+    assert state_hash(model) == before and all(p.dtype == torch.float32 for p in model.parameters())
