@@ -5,7 +5,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from models.architectures import dp_io
+from models.architectures.dp_io import CARD as DP_CARD
+from models.architectures.dp_io import INPUTS, IO_NOTES, OUTPUTS
 from models.blocks import SmallUNet, check_dp, normalise_dp
 from models.defocus_matching import DefocusCostVolume
 from models.guided_filter import DPGuidedSmoothing
@@ -17,8 +18,8 @@ ARCHITECTURE = ("fixed defocus-aware DP matching (k_R*left = k_L*right for the h
                 "gate = 7x7 contrast / 0.1) that smooths D where the DP image is flat; no normalisation layers")
 
 
-@register_model("dp-disparity-v1", task="dp", inputs=dp_io.INPUTS, outputs=dp_io.OUTPUTS, io_notes=dp_io.IO_NOTES,
-                card=dict(dp_io.CARD, architecture=ARCHITECTURE), default=True)
+@register_model("dp-disparity-v1", task="dp", inputs=INPUTS, outputs=OUTPUTS, io_notes=IO_NOTES,
+                card=dict(DP_CARD, architecture=ARCHITECTURE), default=True)
 class DPDefocusNet(nn.Module):
     """DP-disparity student: defocus-aware cost volume (fixed), a small UNet refinement, and a texture-gated
     guided filter (fixed).

@@ -10,14 +10,15 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from models.architectures import dp_io
+from models.architectures.dp_io import CARD as DP_CARD
+from models.architectures.dp_io import INPUTS, IO_NOTES, OUTPUTS
 from models.blocks import SmallUNet, check_dp, conv_act, normalise_dp, upsample_like
 from models.registry import register_model
 
 
-@register_model("dp-learned-cv-v0", task="dp", inputs=dp_io.INPUTS, outputs=dp_io.OUTPUTS,
-                io_notes=dp_io.IO_NOTES,
-                card=dict(dp_io.CARD, architecture="shared conv features, group-correlation cost volume at 1/2 res "
+@register_model("dp-learned-cv-v0", task="dp", inputs=INPUTS, outputs=OUTPUTS,
+                io_notes=IO_NOTES,
+                card=dict(DP_CARD, architecture="shared conv features, group-correlation cost volume at 1/2 res "
                           "over D in [-24, 24] px, 3-level UNet regulariser, soft-argmin + residual, full-res "
                           "refinement; no normalisation layers"))
 class DPDisparityNet(nn.Module):

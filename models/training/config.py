@@ -51,7 +51,7 @@ class TrainConfig:
         return self.task == "lf" and self.lf_temporal > 0
 
     def resolved(self) -> "TrainConfig":
-        from models.architectures import default_model, tasks   # torch: only once a config is resolved
+        from models.architectures import default_model, tasks  # torch: only once a config is resolved
 
         if self.task not in tasks():
             raise ValueError(f"task must be one of {tasks()}, got {self.task!r}")

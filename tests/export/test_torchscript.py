@@ -7,7 +7,8 @@ import torch
 from export.torchscript import TRACE_SIZE, export_torchscript, read_metadata, trace_model
 from models import WEIGHTS_DIR
 from models.architectures import build, get_spec, list_models
-from models.onnx import example_inputs, read_metadata as onnx_metadata
+from models.onnx import example_inputs
+from models.onnx import read_metadata as onnx_metadata
 
 torch.set_num_threads(1)
 SHIPPED = list_models(shipped=True)

@@ -3,8 +3,16 @@ import pytest
 import torch
 
 from models import registry
-from models.architectures import (STRIDE, build, count_parameters, default_model, get_spec, list_models,
-                                  model_card, tasks)
+from models.architectures import (
+    STRIDE,
+    build,
+    count_parameters,
+    default_model,
+    get_spec,
+    list_models,
+    model_card,
+    tasks,
+)
 from models.architectures.dp_disparity_v1 import DPDefocusNet
 from models.architectures.dp_learned_cv_v0 import DPDisparityNet
 from models.architectures.lf_layers_v1 import LFLayersNet
