@@ -3,7 +3,7 @@
 The two DP views are the centre image blurred by the two half-aperture kernels, which are mirror images,
 not shifts of one another: left = k_L(D) * I, right = k_R(D) * I. Blurring each view with the OTHER view's
 kernel makes them equal at the true D (convolution commutes): k_R(D) * left = k_L(D) * right. For apertures
-that are a grid of views (SPEC §2) the kernels are separable and their vertical parts are equal, so the test
+that are a grid of views (docs/dp-format.md) the kernels are separable and their vertical parts are equal, so the test
 needs only the horizontal part: 1-D kernels with taps at D*u for the aperture columns u.
 
 The cost for each hypothesis D_j and aperture family f is |h_R * left - h_L * right| averaged over a window;
@@ -154,44 +154,3 @@ class DefocusCostVolume(nn.Module):
                 kernels_cuda.defocus_box_min_max(cupy.from_dlpack(err[i]), noise, self.families, self.window,
                                                  cupy.from_dlpack(best[i]), cupy.from_dlpack(worst[i]))
         return best, worst
-
-
-class DPDefocusNet(nn.Module):
-    """DP-disparity student: defocus-aware cost volume (fixed), a small UNet refinement, and a texture-gated
-    guided filter (fixed).
-
-    dp [N, 2, H, W] in [0, 1] -> disparity [N, 1, H, W] (px). The UNet (zero-initialised head) refines the
-    matching estimate d0 from d0, the matching features and the normalised DP. The texture gate then keeps the
-    refined D where the DP image is textured (sharp at object outlines, where the rendered views need it) and
-    takes its guided filter where it is flat (a defocused, texture-poor region's matching is noisy by a few px
-    while its mean is right, and a wrong D there costs the views little); see models/guided_filter.py.
-
-    Args:
-        smooth_radius, smooth_eps, smooth_scale: the guided filter (smooth_radius=0: no filter, the first
-            shipped student).
-        texture_threshold: local contrast (std of the normalised DP mean over 7 x 7) at which the unfiltered
-            estimate takes over fully (0: the filtered one everywhere).
-    """
-
-    def __init__(self, max_disparity: float = 16.0, window: int = 15, widths: tuple[int, int, int] = (24, 32, 48),
-                 smooth_radius: int = 32, smooth_eps: float = 1e-3, smooth_scale: int = 4,
-                 texture_threshold: float = 0.1):
-        super().__init__()
-        from .guided_filter import DPGuidedSmoothing
-        from .students import SmallUNet, _normalise_dp
-
-        self._normalise = _normalise_dp
-        self.matching = DefocusCostVolume(max_disparity, 1.0, window)
-        self.refine = SmallUNet(1 + 3 + 2, 1, widths)
-        nn.init.zeros_(self.refine.head.weight)
-        nn.init.zeros_(self.refine.head.bias)
-        self.smooth = DPGuidedSmoothing(smooth_radius, smooth_eps, smooth_scale) if smooth_radius > 0 else None
-        self.texture_threshold = texture_threshold
-
-    def forward(self, dp: torch.Tensor) -> torch.Tensor:
-        if dp.dim() != 4 or dp.shape[1] != 2:
-            raise ValueError(f"dp must be [N, 2, H, W], got {tuple(dp.shape)}")
-        d0, feats = self.matching(dp)
-        x = torch.cat([d0 / 8.0, feats.clamp(-10.0, 10.0), self._normalise(dp)], 1)
-        out = d0 + 4.0 * self.refine(x)
-        return out if self.smooth is None else self.smooth(dp, out, self.texture_threshold)

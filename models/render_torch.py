@@ -1,4 +1,4 @@
-"""Differentiable torch version of the layered LF renderer (SPEC §6; kernels.render_layers semantics).
+"""Differentiable torch version of the layered LF renderer (kernels.render_layers semantics).
 
 view_(u,v)(x, y, c) = mean_r prod_l layers[l, r, c](x + b*planes[l]*u, y + b*planes[l]*v),
 bilinear sampling with border clamp (grid_sample, align_corners=True, padding_mode="border").

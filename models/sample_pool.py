@@ -5,7 +5,8 @@
     pool.close()
 
 Seeds are handed out in order, results come back in completion order: with workers the sample stream is
-deterministic as a set, not as a sequence (the single-process path in models/train.py stays bit-reproducible).
+deterministic as a set, not as a sequence (the single-process path in models/training/samples.py stays
+bit-reproducible).
 """
 from __future__ import annotations
 

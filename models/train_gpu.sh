@@ -15,7 +15,7 @@ common=(--device cuda --workers "${WORKERS:-5}" --minutes "${MINUTES:-2.5}" --ba
         --refresh 2 --init models/weights/dp-disparity-v1.pt --no-export --threads 1 ${EXTRA:-})
 nvidia-smi --query-gpu=name,memory.total --format=csv,noheader
 for variant in render-v1 render-v2 l1-v2; do
-    $PY -m models.train dp "${common[@]}" --dp-loss "${variant%-*}" --synthetic "${variant#*-}" \
+    $PY -m models.training.cli dp "${common[@]}" --dp-loss "${variant%-*}" --synthetic "${variant#*-}" \
         --out "$OUT/$variant" > "$OUT/$variant.log" 2>&1 &
 done
 wait

@@ -2,7 +2,7 @@
 
     rng = np.random.default_rng([seed, 11])
     cfg = realistic_config(rng)                     # v2: photos, curved + thin geometry, Pixel 4 DP optics, ...
-    cfg = classic_config(rng, (3.0, 18.0))          # v1: exactly models.train._scene_config's draw
+    cfg = classic_config(rng, (3.0, 18.0))          # v1: exactly models.training.samples._scene_config's draw
     sample = render_realistic_sample(seed, 128, 128, positions)   # both steps, one call
 
 Both take the generator and consume draws from it in a fixed order, so a caller's seed -> config is stable.
@@ -18,7 +18,7 @@ PROTOCOLS = ("full", "phone")
 
 
 def classic_config(rng: np.random.Generator, max_disparity: tuple = (3.0, 18.0)) -> SceneConfig:
-    """The v1 training draw (same draws, same order as models.train._scene_config at the time of v2)."""
+    """The v1 training draw (same draws, same order as models.training.samples._scene_config at the time of v2)."""
     return SceneConfig(
         max_disparity=float(rng.uniform(*max_disparity)),
         aperture=str(rng.choice(["disc", "lf-grid"])),

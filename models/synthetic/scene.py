@@ -134,8 +134,8 @@ def _check_config(cfg: SceneConfig, height: int, width: int) -> None:
     if cfg.psf not in PSFS:
         raise ValueError(f"SceneConfig.psf={cfg.psf!r} is unknown; use one of {PSFS}")
     if cfg.psf != "ideal" and cfg.aperture != "disc":
-        raise ValueError(f"SceneConfig.psf={cfg.psf!r} needs aperture='disc'; 'lf-grid' is the exact SPEC §2 "
-                         "LF->DP synthesis and has no PSF model")
+        raise ValueError(f"SceneConfig.psf={cfg.psf!r} needs aperture='disc'; 'lf-grid' is the exact "
+                         "LF->DP synthesis of docs/dp-format.md and has no PSF model")
     if len(cfg.frame_fraction) != 2 or not 0 < cfg.frame_fraction[0] <= cfg.frame_fraction[1] <= 1:
         raise ValueError(f"SceneConfig.frame_fraction={cfg.frame_fraction} must be (lo, hi) with 0 < lo <= hi <= 1")
     if len(cfg.focus_range) != 2 or not cfg.focus_range[0] <= cfg.focus_range[1]:

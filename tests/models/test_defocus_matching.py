@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 import torch
 
-from models.defocus_matching import DefocusCostVolume, DPDefocusNet, grid_family, tap_kernels
+from models.defocus_matching import DefocusCostVolume, grid_family, tap_kernels
 from models.synthetic import SceneConfig, render_scene, scene_from_layers
 
 
@@ -38,12 +38,3 @@ def test_kernels_commute_exactly_at_the_true_disparity():
     good = np.convolve(left, kr[0][::-1], "same") - np.convolve(right, kl[0][::-1], "same")
     bad = np.convolve(left, kr[1][::-1], "same") - np.convolve(right, kl[1][::-1], "same")
     assert np.abs(good[30:-30]).max() < 1e-12 < 1e-3 < np.abs(bad[30:-30]).mean()
-
-
-def test_untrained_student_returns_the_matching_estimate():
-    """Without the guided filter (smooth_radius=0) an untrained student is the matching itself (the default's
-    filtered version: tests/test_guided_filter.py)."""
-    dp = _plane_dp(4.0, "lf-grid")
-    net = DPDefocusNet(smooth_radius=0).eval()
-    with torch.no_grad():
-        np.testing.assert_allclose(net(dp).numpy(), net.matching(dp)[0].numpy(), atol=1e-6)

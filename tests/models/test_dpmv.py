@@ -16,9 +16,11 @@ import numpy as np
 import pytest
 import torch
 
-from models import dpmv
+from models import dpmv, dpmv_labels
 from models.synthetic import SceneConfig, render_sample
-from models.train import TrainConfig, flip_sample, train
+from models.training.config import TrainConfig
+from models.training.loop import train
+from models.training.samples import flip_sample
 
 torch.set_num_threads(1)
 
@@ -140,7 +142,7 @@ def test_self_calibration_refuses_a_frame_without_depth_range():
     t = np.full((64, 64), 3.0, np.float32)
     dp = np.random.default_rng(0).random((2, 64, 64)).astype(np.float32)
     with pytest.raises(ValueError, match="cannot self-calibrate.*calibration.json"):
-        dpmv.self_calibrate(dp, t, np.ones_like(t, bool), "flat")
+        dpmv_labels.self_calibrate(dp, t, np.ones_like(t, bool), "flat")
 
 
 def test_crops_and_flips_are_exact(capture):
@@ -199,7 +201,7 @@ def test_train_dp_with_real_captures(capture, tmp_path):
     card = (tmp_path / "dp-disparity-v1.md").read_text()
     assert "Real data (dpMV layout)" in card and f"--dpmv {root} --dpmv-ratio 0.5" in card
     # the LF student cannot use real captures (no GT views): it says so and trains on synthetic data only
-    from models.train import _real_data
+    from models.training.loop import _real_data
 
     msgs = []
     assert _real_data(TrainConfig(task="lf", dpmv=str(root)).resolved(), msgs.append) == (None, None)
@@ -207,8 +209,9 @@ def test_train_dp_with_real_captures(capture, tmp_path):
 
 
 def test_mixed_batch_and_render_loss(capture):
-    from models.students import build
-    from models.train import SampleBuffer, dp_mixed_loss
+    from models.architectures import build
+    from models.training.losses import dp_mixed_loss
+    from models.training.samples import SampleBuffer
 
     root, _ = capture
     cfg = TrainConfig(task="dp", dpmv=str(root), dpmv_ratio=0.5, size=32, buffer=4, dp_loss="render").resolved()

@@ -67,7 +67,7 @@ def test_dp_smoothing_is_exposure_invariant_and_checks_shapes():
 def test_untrained_student_gates_the_filter_by_texture():
     """Zero-initialised refinement: on a flat DP image the student returns the guided filter of the matching
     D, on a strongly textured one the matching D itself."""
-    from models.students import build
+    from models.architectures import build
 
     model = build("dp-disparity-v1").eval()
     rng = np.random.default_rng(4)

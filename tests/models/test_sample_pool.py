@@ -2,7 +2,7 @@
 import functools
 
 from models.sample_pool import SamplePool
-from models.train import render_training_sample
+from models.training.samples import render_training_sample
 
 
 def test_pool_renders_the_same_samples_as_the_main_process():

@@ -1,53 +1,58 @@
-"""torch -> ONNX export of the students (SPEC §7): opset 17, dynamic H/W, constant folding, metadata,
-validation against torch with ONNX Runtime, and an FP16 variant.
+"""torch -> ONNX export of the registered students: opset 17, dynamic H/W, constant folding, metadata,
+validation against torch with ONNX Runtime, and an FP16 variant. Used by `dplf train` (after training) and by
+`dplf export` (export/), so it lives with the models.
 
     info = export_model(model, "dp-disparity-v1", "models/weights/dp-disparity-v1.onnx")
-    export_command()          # `dplf export`: every models/weights/<name>.pt with a registered name
 
 The legacy TorchScript exporter (``dynamo=False``, ``dynamic_axes``) still exists in torch 2.13 and is used
 first; the dynamo exporter (``dynamic_shapes``) is the fallback.
 """
 from __future__ import annotations
 
-import hashlib
-import json
+import copy
 import warnings
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from models.students import MODELS, STRIDE, VERSION, build, count_parameters
-
-WEIGHTS_DIR = Path(__file__).resolve().parents[1] / "models" / "weights"
-
-IO_NOTES = {
-    "dp-disparity-v1": {
-        "io_normalisation": "dp: float32 [N,2,H,W] linear left/right in [0,1] (black level removed); "
-                            "H, W multiples of 16 (pad by edge replication, crop back)",
-        "disparity_units": "px at input resolution; D = x_left - x_right; larger D nearer",
-    },
-    "lf-layers-v1": {
-        "io_normalisation": "rgb: float32 [N,3,H,W] in [0,1]; dp: float32 [N,2,H,W] in [0,1]; "
-                            "disparity: float32 [N,1,H,W] px; H, W multiples of 16",
-        "disparity_units": "planes: px (units of D); layers: linear intensity factors, rendered as "
-                           "mean_r prod_l layers[l,r](x + b*planes[l]*u, y + b*planes[l]*v)",
-    },
-}
+from models.architectures import STRIDE, VERSION, count_parameters, get_spec
+from models.hashing import state_hash
 
 
 class ExportError(ValueError):
     """Export or validation failed."""
 
 
+def _spec(name: str):
+    try:
+        return get_spec(name)
+    except ValueError as exc:
+        raise ExportError(str(exc)) from None
+
+
+def model_metadata(model: torch.nn.Module, name: str) -> dict:
+    """The metadata every exported file of a model carries (ONNX metadata_props, TorchScript metadata.json):
+    model_name, version, stride, training_hash, params, gmacs_per_megapixel, inputs, outputs (comma-separated,
+    in call order) and the model's I/O notes."""
+    spec = _spec(name)
+    return {
+        "model_name": name, "version": VERSION, "stride": STRIDE,
+        "training_hash": state_hash(model), "params": count_parameters(model),
+        "gmacs_per_megapixel": round(gmacs_per_megapixel(model, name), 3),
+        "inputs": ",".join(spec.inputs), "outputs": ",".join(spec.outputs),
+        **spec.io_notes,
+    }
+
+
 def example_inputs(name: str, height: int = 64, width: int = 96, batch: int = 1, seed: int = 0) -> tuple:
-    """Random inputs of a registered model, in the order of MODELS[name]['inputs'].  Shapes per SPEC §6."""
-    if name not in MODELS:
-        raise ExportError(f"unknown model {name!r}; known: {sorted(MODELS)}")
+    """Random inputs of a registered model, in its input order: dp [N,2,H,W] (a textured pair with parallax),
+    rgb [N,3,H,W] in [0, 1), disparity [N,1,H,W] (px, std 6)."""
+    spec = _spec(name)
     g = torch.Generator().manual_seed(seed)
     shapes = {"dp": (batch, 2, height, width), "rgb": (batch, 3, height, width)}
     out = []
-    for key in MODELS[name]["inputs"]:
+    for key in spec.inputs:
         if key == "disparity":
             out.append(6.0 * torch.randn(batch, 1, height, width, generator=g))
         elif key == "dp":
@@ -60,15 +65,6 @@ def example_inputs(name: str, height: int = 64, width: int = 96, batch: int = 1,
         else:
             out.append(torch.rand(*shapes[key], generator=g))
     return tuple(out)
-
-
-def state_hash(model: torch.nn.Module) -> str:
-    """sha256 over the state dict (names + raw bytes, sorted): the 'training hash' of a model."""
-    h = hashlib.sha256()
-    for k, v in sorted(model.state_dict().items()):
-        h.update(k.encode())
-        h.update(v.detach().cpu().contiguous().numpy().tobytes())
-    return h.hexdigest()
 
 
 def gmacs_per_megapixel(model: torch.nn.Module, name: str, height: int = 192, width: int = 256) -> float:
@@ -139,7 +135,7 @@ def _ort_run(path: Path, names, inputs) -> list[np.ndarray]:
 def validate_onnx(model, name: str, path, sizes=((64, 96), (48, 80)), seed: int = 1, half: bool = False) -> float:
     """Max |ORT - torch| over all outputs, on random inputs at each (H, W) in sizes (dynamic shapes)."""
     model.eval()
-    names = MODELS[name]["inputs"]
+    names = _spec(name).inputs
     worst = 0.0
     for i, (h, w) in enumerate(sizes):
         inputs = example_inputs(name, h, w, seed=seed + i)
@@ -160,20 +156,13 @@ def export_model(model: torch.nn.Module, name: str, path, opset: int = 17, fp16:
     Returns {"path", "fp16_path" | "fp16_note", "max_abs_err", "fp16_max_abs_err", "exporter", "opset",
     "params", "gmacs_per_megapixel", "training_hash"}.
     """
-    if name not in MODELS:
-        raise ExportError(f"unknown model {name!r}; known: {sorted(MODELS)}")
+    spec = _spec(name)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     model = model.eval().float()
-    in_names, out_names = MODELS[name]["inputs"], MODELS[name]["outputs"]
+    in_names, out_names = list(spec.inputs), list(spec.outputs)
     inputs = example_inputs(name, 64, 96)
-    meta = {
-        "model_name": name, "version": VERSION, "stride": STRIDE,
-        "training_hash": state_hash(model), "params": count_parameters(model),
-        "gmacs_per_megapixel": round(gmacs_per_megapixel(model, name), 3),
-        "inputs": ",".join(in_names), "outputs": ",".join(out_names),
-        **IO_NOTES.get(name, IO_NOTES["dp-disparity-v1"] if name.startswith("dp-") else {}),
-    }
+    meta = model_metadata(model, name)
     info = {"path": str(path), "opset": opset, **{k: meta[k] for k in ("params", "gmacs_per_megapixel",
                                                                         "training_hash")}}
     info["exporter"] = _export(model, inputs, path, in_names, out_names, opset)
@@ -183,77 +172,16 @@ def export_model(model: torch.nn.Module, name: str, path, opset: int = 17, fp16:
     if fp16:
         half_path = path.with_suffix(".fp16.onnx")
         try:
-            _export(model.half(), tuple(x.half() for x in inputs), half_path, in_names, out_names, opset)
+            # a copy: .half().float() in place would round the caller's FP32 weights to FP16
+            _export(copy.deepcopy(model).half(), tuple(x.half() for x in inputs), half_path, in_names, out_names,
+                    opset)
             _set_metadata(half_path, dict(meta, precision="fp16"))
             info["fp16_path"] = str(half_path)
             if validate:
                 try:
-                    info["fp16_max_abs_err"] = validate_onnx(model.float(), name, half_path, half=True)
+                    info["fp16_max_abs_err"] = validate_onnx(model, name, half_path, half=True)
                 except Exception as exc:  # noqa: BLE001 - ORT CPU lacks some fp16 kernels
                     info["fp16_note"] = f"fp16 ONNX written; ORT CPU could not run it: {str(exc)[:160]}"
         except Exception as exc:  # noqa: BLE001 - keep the fp32 export
             info["fp16_note"] = f"fp16 export failed: {str(exc)[:200]}"
-        finally:
-            model.float()
     return info
-
-
-def export_command(weights: str = str(WEIGHTS_DIR), opset: int = 17, fp16: bool = True, trt: bool = False,
-                   trt_compare: bool = False, trt_precision: str = "fp16", trt_profile: str = "",
-                   trt_cache: str = ""):
-    """Export every models/weights/<name>.pt whose name is a registered student to ONNX (+ FP16), validated.
-
-    --trt: then build a TensorRT engine per model into the engine cache (--trt-cache, default $DPLF_CACHE or
-    ~/.cache/dplf/trt) for --trt-profile 'HxW,HxW,HxW' (min,opt,max); --trt-compare: also compare each engine
-    with ONNX Runtime (polygraphy) and print a table (exit 1 when a comparison fails)."""
-    import typer
-
-    trt = trt or trt_compare
-    if trt:
-        from engine.backends.tensorrt_backend import TrtBackend
-        from export.trt_build import parse_profile
-
-        probe = TrtBackend.probe()
-        if not probe.ok:
-            try:
-                import tensorrt  # noqa: F401
-            except Exception:  # noqa: BLE001
-                typer.echo("dplf export --trt needs TensorRT: pip install 'dplf[tensorrt]' on a machine with an "
-                           "NVIDIA GPU", err=True)
-                raise typer.Exit(2)
-            typer.echo(f"dplf export --trt: {probe.reason}", err=True)
-            raise typer.Exit(2)
-        try:
-            if trt_precision not in ("fp16", "fp32"):
-                raise ValueError(f"--trt-precision must be fp16 or fp32, not {trt_precision!r}")
-            profile = parse_profile(trt_profile) if trt_profile else None
-        except ValueError as exc:
-            typer.echo(f"dplf export: {exc}", err=True)
-            raise typer.Exit(2)
-    folder = Path(weights)
-    if not folder.is_dir():
-        typer.echo(f"dplf export: weights folder {folder} does not exist; pass --weights DIR", err=True)
-        raise typer.Exit(2)
-    found = [p for p in sorted(folder.glob("*.pt")) if p.stem in MODELS]
-    if not found:
-        typer.echo(f"dplf export: no <model>.pt in {folder} (known models: {sorted(MODELS)})", err=True)
-        raise typer.Exit(2)
-    for pt in found:
-        model = build(pt.stem)
-        model.load_state_dict(torch.load(pt, map_location="cpu"))
-        info = export_model(model, pt.stem, pt.with_suffix(".onnx"), opset=opset, fp16=fp16)
-        typer.echo(json.dumps(info))
-    if trt:
-        from engine.backends.base import BackendUnavailable
-        from export.trt_build import export_engines
-
-        try:
-            ok = export_engines([pt.with_suffix(".onnx") for pt in found], trt_precision, trt_cache or None,
-                                profile, compare=trt_compare, echo=typer.echo)
-        except (BackendUnavailable, ValueError, OSError) as exc:
-            typer.echo(f"dplf export --trt: {str(exc).splitlines()[0]}", err=True)
-            raise typer.Exit(2)
-        if not ok:
-            typer.echo("dplf export --trt-compare: TensorRT differs from ONNX Runtime beyond tolerance "
-                       "(table above)", err=True)
-            raise typer.Exit(1)

@@ -1,10 +1,12 @@
-"""ONNX export (export/onnx_export.py): ORT matches torch, dynamic H/W, metadata, FP16 variant."""
+"""ONNX export (models/onnx.py): ORT matches torch, dynamic H/W, metadata, FP16 variant; the shipped weights
+re-export to the shipped ONNX's outputs."""
 import numpy as np
 import pytest
 import torch
 
-from export.onnx_export import example_inputs, export_model, read_metadata, validate_onnx
-from models.students import build
+from models import WEIGHTS_DIR
+from models.architectures import build, get_spec, list_models
+from models.onnx import example_inputs, export_model, read_metadata, validate_onnx
 
 torch.set_num_threads(1)
 
@@ -63,11 +65,27 @@ def test_validation_detects_a_wrong_model(tmp_path):
     assert validate_onnx(other, name, info["path"]) > 100 * max(info["max_abs_err"], 1e-5)
 
 
-def test_export_command_exports_every_registered_weight(tmp_path, capsys):
-    from export.onnx_export import export_command
+@pytest.mark.parametrize("name", list_models(shipped=True))
+def test_reexported_shipped_weights_match_the_shipped_onnx(tmp_path, name):
+    """The architecture modules + shipped .pt export to an ONNX with the shipped ONNX's outputs."""
+    import onnxruntime as ort
 
-    torch.save(_perturbed("lf-layers-v1").state_dict(), tmp_path / "lf-layers-v1.pt")
-    torch.save({}, tmp_path / "unrelated.pt")  # not a registered name: ignored
-    export_command(weights=str(tmp_path), fp16=False)
-    assert (tmp_path / "lf-layers-v1.onnx").exists() and not (tmp_path / "unrelated.onnx").exists()
-    assert '"max_abs_err"' in capsys.readouterr().out
+    model = build(name)
+    model.load_state_dict(torch.load(WEIGHTS_DIR / f"{name}.pt", map_location="cpu", weights_only=True))
+    info = export_model(model, name, tmp_path / f"{name}.onnx", fp16=False, validate=False)
+    assert read_metadata(info["path"])["training_hash"] == read_metadata(WEIGHTS_DIR / f"{name}.onnx")["training_hash"]
+    new, shipped = (ort.InferenceSession(str(p), providers=["CPUExecutionProvider"])
+                    for p in (info["path"], WEIGHTS_DIR / f"{name}.onnx"))
+    inputs = {k: x.numpy() for k, x in zip(get_spec(name).inputs, example_inputs(name, 80, 112, seed=5))}
+    for a, b in zip(new.run(None, inputs), shipped.run(None, inputs)):
+        np.testing.assert_allclose(a, b, atol=1e-4, rtol=0)
+
+
+def test_export_leaves_the_callers_weights_unchanged(tmp_path):
+    """The FP16 variant is exported from a copy: the model (and a .ts traced after it) keeps its FP32 weights."""
+    from models.hashing import state_hash
+
+    model = _perturbed("lf-layers-v1")
+    before = state_hash(model)
+    export_model(model, "lf-layers-v1", tmp_path / "m.onnx", validate=False)
+    assert state_hash(model) == before and all(p.dtype == torch.float32 for p in model.parameters())
