@@ -18,7 +18,7 @@ def sgbm_settings(aperture: int) -> dict:
 
 
 TEACHER = "teacher-sgbm-3view"
-# Training (models/train.py) runs sgbm_teacher(stereo, 2.0, d_range=(-20, 20)): cameras at u = -2, 0, +2, so
+# Training (models/training/samples.py) runs sgbm_teacher(stereo, 2.0, d_range=(-20, 20)): cameras at u = -2, 0, +2, so
 # the SGBM search reaches +-40 px between the centre camera and each side camera. Here the same pixel reach.
 TEACHER_PAIR_REACH_PX = 40.0
 

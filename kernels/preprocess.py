@@ -58,7 +58,7 @@ def preprocess(left: np.ndarray, right: np.ndarray, rgb: np.ndarray | None = Non
     Args:
         left, right: [H, W] uint8 / uint16 (with black/white level) or float in [0, 1].
         rgb: [H, W, 3] uint8 / uint16 / float in [0, 1], or None.
-        multiple: pad H and W up to a multiple of this (models.students.STRIDE = 16).
+        multiple: pad H and W up to a multiple of this (models.registry.STRIDE = 16).
         out: optional (dp [1, 2, Hp, Wp], rgb [1, 3, Hp, Wp]) float32 buffers to reuse.
 
     Returns:

@@ -10,7 +10,7 @@ Layout of one capture root (docs/training.md, "Real captures (dpMV layout)"):
     ROOT/calibration.json                  optional: {"gain": g, "offset": o, ...}
 
 `find_captures(path)` lists the frames of a root (or of every root in a folder of roots);
-`load_capture(capture, size, rng)` returns the float32 CHW sample dict of `models.train.render_training_sample`
+`load_capture(capture, size, rng)` returns the float32 CHW sample dict of `models.training.samples.render_training_sample`
 (dp, rgb, disparity = teacher label in D units, valid, gt_disparity = the same label, meta) with an optional
 random crop and random flips. The label is `models.teacher.sgbm_teacher` on the rectified A/B/C images
 (t = x_A - x_B = x_B - x_C, pixels of the rectified images), resampled onto the DP grid and mapped to D by
@@ -39,7 +39,7 @@ CALIBRATION = "calibration.json"
 DOCS = "see docs/training.md, 'Real captures (dpMV layout)'"
 #: rectified-pixel disparity range searched by the teacher when calibration.json has no "teacher_range"
 DEFAULT_TEACHER_RANGE = (-32.0, 96.0)
-#: D range of the defocus-matching estimate used for self-calibration (that of the student, SPEC §6)
+#: D range of the defocus-matching estimate used for self-calibration (that of the student)
 SELF_CAL_MAX_D = 16.0
 _CAL_KEYS = {"gain", "offset", "rectified_to_dp_scale", "rectified_to_dp", "teacher_range", "notes", "camera"}
 

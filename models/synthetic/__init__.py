@@ -1,4 +1,4 @@
-"""Synthetic data engine: thin-lens rendering of layered, textured, moving scenes (SPEC §6).
+"""Synthetic data engine: thin-lens rendering of layered, textured, moving scenes.
 
     sample = render_sample(seed, 128, 128, positions, cfg, stereo_baseline=2.0)
     clip = render_clip(seed, frames, 128, 128)

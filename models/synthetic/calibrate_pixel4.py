@@ -280,7 +280,7 @@ def report(res: dict, model: DPModel = PIXEL4) -> dict:
             "note": "SSD shift of a textured plane's DP pair / PSF centroid separation (central 4x4 positions)"},
         "dp_shift_px": {"measured_mean": float(shifts.mean()), "measured_min": float(shifts.min()),
                         "measured_max": float(shifts.max()),
-                        "note": "x_left - x_right of the PSF centroids: D < 0 in SPEC §2 terms (far side of focus)"},
+                        "note": "x_left - x_right of the PSF centroids: D < 0 in the DP convention (far side of focus)"},
         "blur_radius_px": {"measured_mean": float(radii.mean()), "measured_min": float(radii.min()),
                            "measured_max": float(radii.max())},
         "radius_per_unit_centroid_separation": {"measured": float((radii / np.abs(shifts)).mean()),

@@ -11,7 +11,7 @@ Two PSF models for `aperture="disc"` (SceneConfig.psf):
   horizontal position in the frame (-1 = left edge, +1 = right edge). Re-measure with
   `python -m models.synthetic.calibrate_pixel4`.
 
-Both keep SPEC §2: the DP pair of a plane with disparity D matches at a shift of D. For the ideal model the
+Both keep the DP convention (engine/conventions.py): the DP pair of a plane with disparity D matches at a shift of D. For the ideal model the
 half-aperture centroids are 1 apart in u; a soft split matches at a larger shift than its centroid separation
 (1.13x on the real kernels, 1.15x on the model's), so the pixel4 centroids are 1 / 1.15 apart. The soft split makes the disc larger
 in u units (R_u = 1.81 instead of 3 pi / 8 = 1.18): the full-aperture blur of a given D is about 1.5x the ideal
@@ -61,7 +61,7 @@ PIXEL4 = DPModel(
     # A soft split makes the left/right pair of a textured plane match (SSD, as tests/test_synthetic.py measures
     # it) at a larger shift than the difference of the PSF centroids: 1.13x on the real kernels (central 4 x 4
     # positions, 3 textures x 3 pre-blurs), 1.15x on this model's kernels. The engine takes D = its matching
-    # shift (SPEC §2's "effective centres" at u = -+1/2), so its PSF centroids sit at u = -+1/(2 * 1.15).
+    # shift (the convention's "effective centres" at u = -+1/2), so its PSF centroids sit at u = -+1/(2 * 1.15).
     match_gain=1.15,
     name="pixel4",
 )
@@ -133,7 +133,7 @@ def soft_aperture(samples: int, xn_cols: np.ndarray, model: DPModel = PIXEL4, ta
 
     xn_cols: frame position of every image column [W]. Weights are normalised per column and tilted so that the
     left / right centroids are exactly 1 / match_gain apart in u at every column (DP matching shift = D,
-    SPEC §2); their midpoint keeps the model's asymmetry.
+    engine/conventions.py); their midpoint keeps the model's asymmetry.
     Returns (positions float32 [P, 2], w_left [P, W], w_right [P, W], spacing).
     """
     ru = radius_u(model, tau_scale, t0_shift)

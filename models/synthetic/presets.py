@@ -37,7 +37,7 @@ def realistic_config(rng: np.random.Generator, protocol: str | None = None, full
     None draws it (phone with `phone_prob`). The scene's max |D| is max_disparity * U(0.4, 1), max_disparity
     drawn from full_range / phone_range. Optics: 50 % disc with the Pixel-4-fitted soft split (psf="pixel4",
     jittered, DP vignetting of random strength on a random window of the frame), 20 % ideal disc, 30 % the
-    SPEC §2 LF grid (K = 9 or 10 full, 3 or 4 phone). Geometry: 2-6 layers, slanted (30 %) and curved (30 %)
+    LF grid of engine/conventions.py (K = 9 or 10 full, 3 or 4 phone). Geometry: 2-6 layers, slanted (30 %) and curved (30 %)
     surfaces, thin occluders among the masks, focal plane anywhere from slightly in front of to slightly behind
     the scene. Textures: photographs (share `photo_share`, procedural without scikit-image) and all
     procedural families. Sensor: exposure +-0.7 stop, white balance jitter, shot + read noise 0.002-0.03 at

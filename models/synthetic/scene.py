@@ -28,7 +28,7 @@ class SceneConfig:
 
     max_disparity: float = 14.0          # max |D| (px at the rendered resolution) over the image
     n_layers: tuple = (2, 5)             # inclusive range of layer counts (background included)
-    aperture: str = "disc"               # "disc" (dense thin-lens aperture) or "lf-grid" (SPEC §2 LF->DP)
+    aperture: str = "disc"               # "disc" (dense thin-lens aperture) or "lf-grid" (the exact LF->DP synthesis)
     aperture_views: int = 9              # K of the K x K grid for aperture="lf-grid"
     noise: float = 0.01                  # sensor noise std at mid-grey (shot + read); 0 disables
     bit_depth: int = 8                   # quantisation of left/right/rgb; 0 disables

@@ -40,7 +40,7 @@ def open_light_field(src: Path, layout: str, fps=None, aperture=None) -> RawSequ
     tags = {"source": str(src), "layout": layout, "aperture": a, "grid": k, "cbar": round(cbar, 6),
             "protocol": "full" if a == k else f"{a}x{a} central views",
             "view_u": f"GT view column offset k (from the centre) sits at u = k / (2 cbar) = k * {1 / (2 * cbar):.6f}",
-            "dp_synthesis": "SPEC 2: left/right = half-aperture column means of the channel-mean views, rgb = mean"}
+            "dp_synthesis": "left/right = half-aperture column means of the channel-mean views, rgb = mean"}
     header = DPHeader(width=first.shape[1], height=first.shape[0], fps=float(fps or 30.0), bit_depth=16,
                       black_level=0, white_level=65535, camera=f"{layout} light field (synthetic DP)",
                       tags=tags, has_rgb=True)
