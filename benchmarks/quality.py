@@ -18,6 +18,8 @@ views than the DP students ever do) and, on HCI, `oracle-dibr` (DIBR with the GT
 Disparity metrics on HCI in the GT's units (d = D / (2 c-bar)), raw and after the affine fit. Temporal
 stability: a video made by sliding a crop window over HCI antinous by known integer steps; flicker = mean |difference| of consecutive outputs after undoing the motion (uint8 levels for views, pixels
 of D for disparity); the inputs are exact crops, so a perfectly shift-equivariant method scores 0.
+Real DP (benchmarks/real_dp.py): the Pixel 4 captures (dev 001-006; --holdout: 015), Spearman rank correlation
+of |D - D0| with the defocus-map GT for dplf's D and OpenCV SGBM's (`--dp-model NAME` picks the DP student).
 
 Pictures (benchmarks/figures.py), written next to the JSON (`<json>-figures/`, or `--figures DIR`): per scene
 and protocol a per-view PSNR heat-map for every method (one dB scale per scene), disparity / GT / |error|
@@ -42,6 +44,7 @@ from benchmarks import metrics as M
 from benchmarks.common import DEFAULT_DATA, device_string, fmt, host_info, print_table, write_json
 from benchmarks.teacher_views import (TEACHER, TEACHER_PAIR_REACH_PX, sgbm_settings,  # noqa: F401
                                      teacher_disparity, teacher_rig)
+from benchmarks.real_dp import real_dp_rows, summary
 from benchmarks.quality_figures import FigureSink, psnr_scale, slug  # noqa: F401 - part of this script's API
 from benchmarks.temporal import crop_offsets, temporal_stability  # noqa: F401
 
@@ -104,8 +107,10 @@ def protocol_apertures(grid: int) -> dict[str, int]:
 class DplfRunner:
     """engine.Pipeline instances, cached per (renderer, views, baseline)."""
 
-    def __init__(self, backend: str = "ort-cpu", threads: int | None = None, models_dir=None):
+    def __init__(self, backend: str = "ort-cpu", threads: int | None = None, models_dir=None,
+                 dp_model: str | None = None):
         self.backend, self.threads, self.models_dir, self._pipes = backend, threads, models_dir, {}
+        self.dp_model = dp_model
         self.error: str | None = None
         self.info: dict | None = None
 
@@ -115,13 +120,18 @@ class DplfRunner:
             from engine import Pipeline
 
             self._pipes[key] = Pipeline(backend=self.backend, views=views, baseline=baseline, renderer=renderer,
-                                        dtype=np.uint8, threads=self.threads, models_dir=self.models_dir)
+                                        dtype=np.uint8, threads=self.threads, models_dir=self.models_dir,
+                                        dp_model=self.dp_model)
             self.info = self.info or self._pipes[key].info()
         return self._pipes[key]
 
     def __call__(self, renderer, left, right, rgb, views, baseline):
         out = self.pipe(renderer, views, baseline)(left, right, rgb)
         return out.views.copy(), out.disparity.copy(), out.timings.get("total")
+
+    def disparity(self, left, right):
+        """D only (no views): the real-DP section's dplf method."""
+        return self.pipe("dibr", 0, 1.0)(left, right).disparity.copy()
 
     def available(self) -> bool:
         if self.error is None:
@@ -312,6 +322,8 @@ def main(argv=None) -> int:
     ap.add_argument("--threads", type=int, default=None)
     ap.add_argument("--no-dplf", action="store_true", help="baselines only")
     ap.add_argument("--models-dir", default=None, help="ONNX models folder (default: the bundled models/weights)")
+    ap.add_argument("--dp-model", default=None, help="DP student by name (default: the models folder's default)")
+    ap.add_argument("--no-real-dp", action="store_true", help="skip the real DP captures (pixel4_dp)")
     ap.add_argument("--json", default=None, help="write the results as JSON to this file")
     ap.add_argument("--figures", default=None,
                     help="folder for the PNG pictures (default with --json: <json path without .json>-figures/; "
@@ -337,7 +349,7 @@ def main(argv=None) -> int:
     if args.quick:
         scenes, crop = [DEV_SCENES[0]], 128
         args.temporal_frames, args.temporal_crop = 4, 96
-    dplf = None if args.no_dplf else DplfRunner(args.backend, args.threads, args.models_dir)
+    dplf = None if args.no_dplf else DplfRunner(args.backend, args.threads, args.models_dir, args.dp_model)
     sink = None
     if args.figures or args.json:
         folder = Path(args.figures) if args.figures else Path(re.sub(r"\.json$", "", str(args.json)) + "-figures")
@@ -346,9 +358,19 @@ def main(argv=None) -> int:
     temporal_frames = args.temporal_frames if not args.holdout else 0
     rows, notes = run(args.data, scenes, crop, temporal_frames, args.temporal_crop, dplf,
                       log=lambda m: print(m, file=sys.stderr), figures=sink)
-    gaps = report_gaps(rows, temporal=temporal_frames >= 2)
+    real_summary = None
+    if not (args.quick or args.no_real_dp):
+        real_rows, real_notes = real_dp_rows(args.data, dplf.disparity if dplf is not None and dplf.available() else None,
+                                             args.holdout, log=lambda m: print(m, file=sys.stderr))
+        real_summary = summary(real_rows)
+        rows, notes = rows + real_rows, notes + real_notes
+    gaps = report_gaps([r for r in rows if r.get("protocol") != "real-dp"], temporal=temporal_frames >= 2)
     notes += [f"missing from the report: {g}" for g in gaps]
-    print_rows(rows)
+    print_rows([r for r in rows if r.get("protocol") != "real-dp"])
+    if real_summary:
+        print("real DP (pixel4_dp), Spearman of |D - D0| with the defocus GT: " + "; ".join(
+            f"{k} mean {v['mean']:.3f} min {v['min']:.3f} wins over sgbm {v['wins_over_sgbm']}/{v['captures']}"
+            for k, v in real_summary.items()))
     for n in notes:
         print(f"  note: {n}")
     if sink is not None:
@@ -356,7 +378,7 @@ def main(argv=None) -> int:
     if args.json:
         write_json(args.json, device_string(args.backend), host_info(args.threads), rows, notes=notes,
                    split="holdout" if args.holdout else "dev",
-                   dplf=(dplf.info if dplf is not None else None), report_missing=gaps,
+                   dplf=(dplf.info if dplf is not None else None), report_missing=gaps, real_dp=real_summary,
                    figures=(sink.paths if sink is not None else []),
                    teacher={"name": TEACHER, "pair_reach_px": TEACHER_PAIR_REACH_PX,
                             "rig": "views [row, ctr - m], [row, ctr], [row, ctr + m] of the centre row, m = (K-1)//2 "

@@ -12,7 +12,7 @@ from models.training.config import DP_LABEL_WEIGHT, TrainConfig
 
 
 def write_model_card(cfg: TrainConfig, result: dict, path: Path) -> None:
-    card = model_card(default_model(cfg.task))   # the architecture train() built, whatever cfg.name says
+    card = model_card(cfg.model or default_model(cfg.task))   # the architecture train() built
     cmd = (f"dplf train {cfg.task} --minutes {cfg.minutes:g} --seed {cfg.seed} --teacher {cfg.teacher}"
            f" --size {cfg.size} --batch {cfg.batch} --lr {cfg.lr:g} --threads {cfg.threads}"
            + (f" --steps {cfg.steps}" if cfg.steps < 1_000_000 else "")

@@ -36,6 +36,7 @@ def train_command(
     lf_geo: float = 0.0,
     lf_temporal: float = 0.0,
     dp_label_weight: float = DP_LABEL_WEIGHT,
+    model: str = "",
 ):
     """Train a student (task: dp | lf) on synthetic data, and for dp optionally real 3-view DP captures in
     the dpMV layout (--dpmv ROOT_OR_FOLDER, --dpmv-ratio share of each batch); writes weights, model card
@@ -48,7 +49,7 @@ def train_command(
                           eval_data=eval_data, dp_weights=dp_weights, dp_loss=dp_loss,
                           dpmv=dpmv, dpmv_ratio=dpmv_ratio, device=device, workers=workers, init=init, synthetic=synthetic, max_u=max_u,
                           buffer=buffer, refresh=refresh, lf_geo=lf_geo, lf_temporal=lf_temporal,
-                          dp_label_weight=dp_label_weight).resolved()
+                          dp_label_weight=dp_label_weight, model=model).resolved()
         if cfg.dpmv and cfg.task == "dp":
             from models.dpmv import find_captures
 

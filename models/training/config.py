@@ -30,7 +30,8 @@ class TrainConfig:
     export: bool = True
     eval_data: str = ""                  # folder of an HCI-style LF for the final dev evaluation (optional)
     dp_weights: str = ""                 # lf: DP student weights used for the dev evaluation's disparity
-    name: str = ""                       # defaults to the registry name of the task's model
+    model: str = ""                      # registered architecture to train; defaults to the task's default
+    name: str = ""                       # file stem of the weights; defaults to the model's name
     keep_last: bool = False              # also save the last state dict as <name>.last.pt
     dp_loss: str = "l1"                  # dp: "l1" on D, or "render" (warp the RGB with D to random views)
     dp_label_weight: float = DP_LABEL_WEIGHT  # dp, render loss: weight of the L1 on the label D
@@ -51,7 +52,7 @@ class TrainConfig:
         return self.task == "lf" and self.lf_temporal > 0
 
     def resolved(self) -> "TrainConfig":
-        from models.architectures import default_model, tasks  # torch: only once a config is resolved
+        from models.architectures import default_model, list_models, tasks  # torch: only once a config is resolved
 
         if self.task not in tasks():
             raise ValueError(f"task must be one of {tasks()}, got {self.task!r}")
@@ -73,7 +74,11 @@ class TrainConfig:
         c = TrainConfig(**asdict(self))
         c.size = c.size or (128 if c.task == "dp" else 96)
         c.lr = c.lr or (1e-3 if c.task == "dp" else 5e-4)
-        c.name = c.name or default_model(c.task)
+        c.model = c.model or default_model(c.task)
+        if c.model not in list_models(c.task):
+            raise ValueError(f"model must be one of the registered {c.task} models ({', '.join(list_models(c.task))}), "
+                             f"got {c.model!r}")
+        c.name = c.name or c.model
         if c.size % 16:
             raise ValueError(f"size must be a multiple of 16, got {c.size}")
         return c

@@ -42,7 +42,7 @@ def train(cfg: TrainConfig, log=print) -> dict:
     gen = torch.Generator().manual_seed(cfg.seed + 1)
     out_dir = Path(cfg.out)
     out_dir.mkdir(parents=True, exist_ok=True)
-    model = build(default_model(cfg.task), **cfg.model_cfg)
+    model = build(cfg.model, **cfg.model_cfg)
     if cfg.init:
         model.load_state_dict(torch.load(cfg.init, map_location="cpu", weights_only=True))
     device = torch.device(cfg.device)

@@ -22,7 +22,7 @@ torch.set_num_threads(1)
 
 
 def test_registry_and_budgets():
-    assert list_models() == ["dp-disparity-v1", "dp-learned-cv-v0", "lf-layers-v1"]
+    assert list_models() == ["dp-disparity-v1", "dp-disparity-v2", "dp-learned-cv-v0", "lf-layers-v1"]
     assert STRIDE == 16
     for name in list_models(task="dp"):
         assert count_parameters(build(name)) <= model_card(name)["max_params"] == 1_500_000, name

@@ -20,3 +20,10 @@ def test_defaults_come_from_the_registry():
     for task, size in (("dp", 128), ("lf", 96)):
         cfg = TrainConfig(task=task).resolved()
         assert cfg.name == default_model(task) and cfg.size == size
+
+
+def test_model_picks_a_registered_architecture_of_the_task():
+    cfg = TrainConfig(task="dp", model="dp-disparity-v2").resolved()
+    assert cfg.model == cfg.name == "dp-disparity-v2"
+    with pytest.raises(ValueError, match="model must be one of the registered dp models"):
+        TrainConfig(task="dp", model="lf-layers-v1").resolved()

@@ -47,3 +47,11 @@ def test_lf_training_on_clips_with_consistency_losses(tmp_path):
     assert res["steps"] == 2 and np.isfinite(res["final"]["val_psnr"])
     card = (tmp_path / "lf-layers-v1.md").read_text()
     assert "--lf-geo 0.5" in card and "--lf-temporal 1" in card
+
+
+def test_model_option_trains_that_architecture(tmp_path):
+    res = train(TrainConfig(task="dp", model="dp-disparity-v2", steps=2, batch=2, size=64, buffer=4, export=False,
+                            out=str(tmp_path), val_every=1000), log=lambda m: None)
+    state = torch.load(tmp_path / "dp-disparity-v2.pt", weights_only=True)
+    assert res["steps"] == 2 and any(k.startswith("matching.aggregate") or k.startswith("refine.") for k in state)
+    assert "dp-disparity-v2" in (tmp_path / "dp-disparity-v2.md").read_text()
