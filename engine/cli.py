@@ -46,6 +46,8 @@ def run_command(
     preview: bool = typer.Option(False, help="also write a colour PNG of each disparity map"),
     on_error: str = typer.Option("stop", help="a bad frame: stop | skip"),
     threads: int = typer.Option(None, help="CPU threads for inference (default: all)"),
+    dp_model: str = typer.Option(None, "--dp-model", help="DP student by name, e.g. dp-disparity-v2 (default: the "
+                                 "bundled default)"),
     depth: Path = typer.Option(None, "--depth", help="calibration JSON: also write metric depth to OUT/depth "
                                                      "(docs/outputs.md)"),
     mosaic_max_size: int = typer.Option(None, help="--format mosaic: cap on the video's longer side "
@@ -67,7 +69,7 @@ def run_command(
         summary = run(input=input, out=out, views=0 if no_views else views, baseline=baseline, backend=backend,
                       precision=precision, view_format=format, frames=frames, start=start, max_size=max_size,
                       renderer=renderer, preview=preview, on_error=on_error, threads=threads,
-                      overwrite=overwrite, **extra)
+                      overwrite=overwrite, dp_model=dp_model, **extra)
     except KeyboardInterrupt:
         fail("dplf-run", f"interrupted; frames written so far are complete and listed in {out / 'manifest.json'}",
              130)

@@ -45,7 +45,7 @@ def run(input: Path, out: Path, views: int = 7, baseline: float = 1.0, backend: 
         precision: str = "auto", view_format: str = "png", frames: int | None = None, start: int = 0,
         max_size: int | None = None, renderer: str = "dibr", preview: bool = False, on_error: str = "stop",
         threads: int | None = None, progress: bool | None = None, depth=None,
-        mosaic_max_size: int | None = None, overwrite: bool = False) -> str:
+        mosaic_max_size: int | None = None, overwrite: bool = False, dp_model: str | None = None) -> str:
     """Process `input` into `out` (docs/outputs.md). Returns the summary line.
 
     Bad input or environment raises ValueError / OSError (RuntimeError for an unavailable backend) with one
@@ -55,7 +55,7 @@ def run(input: Path, out: Path, views: int = 7, baseline: float = 1.0, backend: 
     `depth` (calibration for metric depth) and `mosaic_max_size` go to the OutputWriter when given.
     views 0 = disparity only (`--no-views`). A used `out` (a previous run, or any other files) is refused unless
     `overwrite`, which deletes the previous run's files (and only those) once the input and backend are known
-    to work, just before the first write.
+    to work, just before the first write. `dp_model` picks the DP student by name (default: the bundled default).
     """
     from .io.sources import open_source
 
@@ -90,14 +90,14 @@ def run(input: Path, out: Path, views: int = 7, baseline: float = 1.0, backend: 
     source = open_source(input, max_size=max_size, start=start, frames=frames, skip_bad=on_error == "skip")
     try:
         return _run(source, input, out, views, baseline, backend, precision, view_format, start, renderer,
-                    preview, on_error, threads, progress, depth, mosaic_max_size, overwrite)
+                    preview, on_error, threads, progress, depth, mosaic_max_size, overwrite, dp_model)
     finally:
         if hasattr(source, "close"):
             source.close()
 
 
 def _run(source, input: Path, out: Path, views, baseline, backend, precision, view_format, start, renderer,
-         preview, on_error, threads, progress, depth, mosaic_max_size, overwrite) -> str:
+         preview, on_error, threads, progress, depth, mosaic_max_size, overwrite, dp_model=None) -> str:
     from .io.dpfile import DPFormatError
 
     h, w = getattr(source, "height", None), getattr(source, "width", None)
@@ -107,7 +107,7 @@ def _run(source, input: Path, out: Path, views, baseline, backend, precision, vi
         raise ValueError(f"{input}: frames of {w}x{h} pixels are too small; need at least {MIN_SIDE}x{MIN_SIDE}"
                          + ("; raise --max-size" if downsized else ""))
     pipe = Pipeline(backend=backend, precision=precision, views=views, baseline=baseline, renderer=renderer,
-                    dtype=np.uint8, threads=threads)
+                    dtype=np.uint8, threads=threads, dp_model=dp_model)
     info = pipe.info()
     n = views
     manifest = {

@@ -3,16 +3,18 @@
 # minutes, three variants side by side on the same card (render loss on synthetic v1 / v2 data, label L1 on
 # v2), synthetic samples rendered by worker processes (models/sample_pool.py).
 #   OUT=/tmp/gpu-train MINUTES=2.5 WORKERS=5 bash models/train_gpu.sh
-# Writes $OUT/<variant>/dp-disparity-v1.{pt,md} and $OUT/train.log. Pick a variant on the dev scenes
+#   MODEL=dp-disparity-v2 OUT=/tmp/gpu-train bash models/train_gpu.sh     # another registered DP student
+# Writes $OUT/<variant>/$MODEL.{pt,md} and $OUT/train.log. Pick a variant on the dev scenes
 # (python benchmarks/quality.py --models-dir ...), never on the holdouts.
 set -u
 cd "$(dirname "$0")/.."
 OUT=${OUT:-/tmp/dplf-gpu-train}
+MODEL=${MODEL:-dp-disparity-v1}
 mkdir -p "$OUT"
 export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1
 PY=${PYTHON:-python3}
 common=(--device cuda --workers "${WORKERS:-5}" --minutes "${MINUTES:-2.5}" --batch 16 --size 192 --buffer 256
-        --refresh 2 --init models/weights/dp-disparity-v1.pt --no-export --threads 1 ${EXTRA:-})
+        --refresh 2 --model "$MODEL" --init "${INIT:-models/weights/$MODEL.pt}" --no-export --threads 1 ${EXTRA:-})
 nvidia-smi --query-gpu=name,memory.total --format=csv,noheader
 for variant in render-v1 render-v2 l1-v2; do
     $PY -m models.training.cli dp "${common[@]}" --dp-loss "${variant%-*}" --synthetic "${variant#*-}" \
