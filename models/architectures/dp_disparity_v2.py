@@ -19,7 +19,7 @@ ARCHITECTURE = ("at 1/2 resolution: fixed gain-invariant defocus matching (1 - Z
 
 
 @register_model("dp-disparity-v2", task="dp", inputs=INPUTS, outputs=OUTPUTS, io_notes=IO_NOTES,
-                card=dict(DP_CARD, architecture=ARCHITECTURE))
+                card=dict(DP_CARD, architecture=ARCHITECTURE), shipped=True)
 class DPWholeImageNet(nn.Module):
     """DP-disparity student that aggregates matching evidence over the whole image.
 
