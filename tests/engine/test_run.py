@@ -125,3 +125,21 @@ def test_dplf_run_help_says_the_ranges():
     text = " ".join(res.stdout.split())
     assert "SPEC" not in text and "§" not in text
     assert "N >= 1" in text and "--no-views" in text and "> 0 and <= 100" in text and "--overwrite" in text
+
+
+def test_dp_model_picks_the_student_and_an_unknown_one_is_one_line(clip, tmp_path):
+    from engine import Pipeline
+    from engine.io.pfm import read_pfm
+
+    res = _cli("--input", clip, "--out", tmp_path / "v2", "--no-views", "--backend", "ort-cpu",
+               "--dp-model", "dp-disparity-v2")
+    assert res.returncode == 0, res.stderr
+    manifest = json.loads((tmp_path / "v2" / "manifest.json").read_text())
+    assert "dp-disparity-v2" in json.dumps(manifest)
+    pipe = Pipeline(backend="ort-cpu", views=0, dp_model="dp-disparity-v2")
+    want = next(iter(pipe.stream(str(clip), copy=True))).disparity
+    got = read_pfm(sorted((tmp_path / "v2").rglob("*.pfm"))[0])
+    np.testing.assert_allclose(got, want, atol=1e-5)
+    _one_error_line(_cli("--input", clip, "--out", tmp_path / "bad", "--no-views", "--backend", "ort-cpu",
+                         "--dp-model", "dp-nope"), "dp-nope")
+    assert not (tmp_path / "bad" / "manifest.json").exists()
