@@ -5,6 +5,7 @@
     python benchmarks/quality.py --quick              # one small crop of hci/antinous (for tests)
     python benchmarks/quality.py --json benchmarks/results/quality-cpu-DATE.json   # + ...-DATE-figures/*.png
     python benchmarks/quality.py --holdout            # ACCEPTANCE ONLY: the holdout scenes instead
+    python benchmarks/quality.py --demo-only          # only the demo sample vs its ground truth (no data folder)
 
 Per scene and protocol (full aperture A = K; phone-like A = 3 for odd K, 4 for even K): DP is synthesised
 from the central A x A views (engine.io.lightfield.synthesize_dp) and every method renders the K x K grid at
@@ -25,6 +26,10 @@ Pictures (benchmarks/figures.py), written next to the JSON (`<json>-figures/`, o
 and protocol a per-view PSNR heat-map for every method (one dB scale per scene), disparity / GT / |error|
 maps for the methods that estimate disparity, and contact sheets of the rendered views (dplf, dplf-layers;
 `--sheets all` adds the baselines) and of the ground-truth LF. The JSON lists them under "figures".
+
+Demo sample (benchmarks/demo_truth.py; rows with scene "demo"): the DP student and SGBM on every frame of
+samples/demo.dp against the ground truth shipped beside it (samples/demo_gt.npz): Pearson correlation per frame,
+its mean and minimum, and the mean absolute error after an affine fit. `--no-demo` skips it.
 """
 from __future__ import annotations
 
@@ -40,6 +45,7 @@ import numpy as np
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks import demo_truth
 from benchmarks import metrics as M
 from benchmarks.common import DEFAULT_DATA, device_string, fmt, host_info, print_table, write_json
 from benchmarks.teacher_views import (TEACHER, TEACHER_PAIR_REACH_PX, sgbm_settings,  # noqa: F401
@@ -258,7 +264,7 @@ def run(data: Path, scenes, crop: int | None, temporal_frames: int, temporal_cro
 
 
 def print_rows(rows: list[dict]) -> None:
-    lf = [r for r in rows if r["scene"] != "temporal"]
+    lf = [r for r in rows if r["scene"] not in ("temporal", demo_truth.SCENE)]
     cols = ["scene", "protocol", "name", "PSNR mean", "PSNR worst", "SSIM mean", "SSIM worst",
             "MSEx100", "BadPix.07", "MSEx100 aff", "BadPix.07 aff"]
     table = [[r["scene"], f"{r['protocol']} A={r['aperture']}", r["name"], fmt(m["psnr_mean"], 2),
@@ -287,7 +293,7 @@ def report_gaps(rows: list[dict], temporal: bool = True) -> list[str]:
     MSEx100 and BadPix0.07 raw and affine-fitted; with temporal=True, flicker rows for every method on both
     protocols (views, and disparity for the methods that estimate it)."""
     gaps = []
-    lf = [r for r in rows if r["scene"] != "temporal"]
+    lf = [r for r in rows if r["scene"] not in ("temporal", demo_truth.SCENE)]
     with_gt = {r["scene"] for r in lf if r["name"] == "oracle-dibr"}
     protocols = {}
     for r in lf:
@@ -322,8 +328,12 @@ def main(argv=None) -> int:
     ap.add_argument("--threads", type=int, default=None)
     ap.add_argument("--no-dplf", action="store_true", help="baselines only")
     ap.add_argument("--models-dir", default=None, help="ONNX models folder (default: the bundled models/weights)")
-    ap.add_argument("--dp-model", default=None, help="DP student by name (default: the models folder's default)")
+    ap.add_argument("--dp-model", default=None, help="DP-disparity model name from the weights index (default: "
+                                                     "the index's default)")
     ap.add_argument("--no-real-dp", action="store_true", help="skip the real DP captures (pixel4_dp)")
+    ap.add_argument("--no-demo", action="store_true", help="skip the demo sample vs its ground truth")
+    ap.add_argument("--demo-only", action="store_true", help="only the demo sample (needs no data folder)")
+    ap.add_argument("--demo-frames", type=int, default=0, help="first N demo frames (default 0: all; --quick: 2)")
     ap.add_argument("--json", default=None, help="write the results as JSON to this file")
     ap.add_argument("--figures", default=None,
                     help="folder for the PNG pictures (default with --json: <json path without .json>-figures/; "
@@ -343,30 +353,48 @@ def main(argv=None) -> int:
         if not scenes:
             print(f"error: --scenes {args.scenes} matches none of the known scenes", file=sys.stderr)
             return 2
-    if not args.data.is_dir():   # after the holdout check: that refusal must not depend on the data being here
+    if args.no_demo and args.demo_only:
+        print("error: --no-demo and --demo-only exclude each other", file=sys.stderr)
+        return 2
+    if args.demo_only:
+        scenes = []
+    elif not args.data.is_dir():   # after the holdout check: that refusal must not depend on the data being here
         print(f"error: data folder {args.data} not found; pass --data", file=sys.stderr)
         return 2
     if args.quick:
-        scenes, crop = [DEV_SCENES[0]], 128
+        scenes, crop = ([] if args.demo_only else [DEV_SCENES[0]]), 128
         args.temporal_frames, args.temporal_crop = 4, 96
+        args.demo_frames = args.demo_frames or 2
     dplf = None if args.no_dplf else DplfRunner(args.backend, args.threads, args.models_dir, args.dp_model)
     sink = None
     if args.figures or args.json:
         folder = Path(args.figures) if args.figures else Path(re.sub(r"\.json$", "", str(args.json)) + "-figures")
         sink = FigureSink(folder, Path(args.json).resolve().parent if args.json else None, args.sheets,
                           args.sheet_width)
-    temporal_frames = args.temporal_frames if not args.holdout else 0
-    rows, notes = run(args.data, scenes, crop, temporal_frames, args.temporal_crop, dplf,
-                      log=lambda m: print(m, file=sys.stderr), figures=sink)
+    temporal_frames = args.temporal_frames if not (args.holdout or args.demo_only) else 0
+    log = lambda m: print(m, file=sys.stderr)  # noqa: E731
+    rows, notes = run(args.data, scenes, crop, temporal_frames, args.temporal_crop, dplf, log=log, figures=sink)
+    gaps = report_gaps(rows, temporal=temporal_frames >= 2)
     real_summary = None
-    if not (args.quick or args.no_real_dp):
+    if not (args.quick or args.no_real_dp or args.demo_only):
         real_rows, real_notes = real_dp_rows(args.data, dplf.disparity if dplf is not None and dplf.available() else None,
-                                             args.holdout, log=lambda m: print(m, file=sys.stderr))
+                                             args.holdout, log=log)
         real_summary = summary(real_rows)
         rows, notes = rows + real_rows, notes + real_notes
-    gaps = report_gaps([r for r in rows if r.get("protocol") != "real-dp"], temporal=temporal_frames >= 2)
+    if not args.no_demo:
+        frames = list(range(args.demo_frames)) if args.demo_frames > 0 else None
+        try:
+            use_dplf = dplf is not None and dplf.available()   # missing weights: the SGBM row still runs
+            rows += demo_truth.evaluate_demo(frames=frames, backend=args.backend if use_dplf else None,
+                                             threads=args.threads, models_dir=args.models_dir,
+                                             dp_model=args.dp_model, log=log)
+        except (FileNotFoundError, ValueError) as exc:
+            notes.append(f"demo rows skipped: {exc}")
+        gaps += demo_truth.demo_gaps(rows, want_dplf=dplf is not None)
     notes += [f"missing from the report: {g}" for g in gaps]
-    print_rows([r for r in rows if r.get("protocol") != "real-dp"])
+    if scenes or temporal_frames >= 2:
+        print_rows([r for r in rows if r.get("protocol") != "real-dp"])
+    demo_truth.print_demo(rows)
     if real_summary:
         print("real DP (pixel4_dp), Spearman of |D - D0| with the defocus GT: " + "; ".join(
             f"{k} mean {v['mean']:.3f} min {v['min']:.3f} wins over sgbm {v['wins_over_sgbm']}/{v['captures']}"
@@ -386,7 +414,11 @@ def main(argv=None) -> int:
                    settings={"quick": args.quick, "crop": crop, "temporal_frames": args.temporal_frames,
                              "temporal_crop": args.temporal_crop,
                              "ssim": "11x11 Gaussian sigma 1.5, per RGB channel, averaged; 5-px border dropped",
-                             "disparity_border": M.HCI_BORDER})
+                             "disparity_border": M.HCI_BORDER, "dp_model": args.dp_model,
+                             "demo": None if args.no_demo else {
+                                 "file": str(demo_truth.DEMO.relative_to(demo_truth.ROOT)),
+                                 "ground_truth": str(demo_truth.gt_path().relative_to(demo_truth.ROOT)),
+                                 "frames": args.demo_frames or "all", "border": demo_truth.DEMO_BORDER}})
         print(f"wrote {args.json}")
     return 0
 

@@ -2,11 +2,13 @@
 
     python benchmarks/speed.py                                   # 256x192 and 640x480, ort-cpu, 7x7 views
     python benchmarks/speed.py --sizes 256x192,640x480,1280x720 --iters 30 --json benchmarks/results/x.json
+    python benchmarks/speed.py --disparity-row only --dp-model dp-disparity-v1   # disparity stage vs SGBM only
 
 Rows: `dplf` (engine.Pipeline, every backend that works here), `paper-lf` (the paper's CvT LF network,
 benchmarks/baselines/paper_lf.py, exported to ONNX with torch and run through ONNX Runtime CPU with the same
 threads, plus the same preprocessing and layered renderer; skipped without torch), `sgbm-dibr` (OpenCV SGBM
-on the DP pair + DIBR). Per row: warm-up, then timed iterations (stopped early after --max-seconds, at least
+on the DP pair + DIBR), `disparity-vs-sgbm` (the pipeline's disparity stage alone and OpenCV SGBM, interleaved
+on one frame, at 256x192 with 2 threads by default: benchmarks/disparity_speed.py). Per row: warm-up, then timed iterations (stopped early after --max-seconds, at least
 3); FPS = iterations / wall time; latency p50/p95/p99 per stage (ms).
 """
 from __future__ import annotations
@@ -24,6 +26,7 @@ if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from engine.latency import latency_summary  # noqa: E402
+from benchmarks import disparity_speed  # noqa: E402
 from benchmarks.common import (STAGES, device_string, fmt, host_info, input_frame, parse_sizes,
                                print_table, write_json)
 
@@ -82,12 +85,13 @@ def _onnx_params(info: dict) -> int | None:
 
 
 def bench_dplf(backend: str, size, views: int, iters: int, warmup: int, threads: int, frame,
-               max_seconds: float, renderer: str = "dibr", models_dir=None, dtype=np.float32) -> dict:
+               max_seconds: float, renderer: str = "dibr", models_dir=None, dtype=np.float32,
+               dp_model: str | None = None) -> dict:
     from engine import Pipeline
 
     left, right, rgb = frame
     pipe = Pipeline(backend=backend, views=views, renderer=renderer, threads=threads, models_dir=models_dir,
-                    dtype=dtype)
+                    dtype=dtype, dp_model=dp_model)
     laps, wall = _timed_loop(lambda: pipe(left, right, rgb).timings, iters, warmup, max_seconds)
     info = pipe.info()
     params, gmacs = dplf_cost(info, *size)
@@ -227,7 +231,7 @@ def available_backends() -> list[str]:
 def run(sizes, backends=None, views: int = 7, iters: int = 30, warmup: int = 3, threads: int | None = None,
         max_seconds: float = 60.0, baselines=("paper", "sgbm"), log=print,
         models_dir=None, dtype=np.float32, renderers=("dibr", "layers"),
-        input_dtype=np.float32) -> tuple[list[dict], list[str]]:
+        input_dtype=np.float32, dp_model: str | None = None) -> tuple[list[dict], list[str]]:
     """Benchmark every (backend, size) and the baselines. Returns (rows, notes)."""
     import os
 
@@ -261,7 +265,8 @@ def run(sizes, backends=None, views: int = 7, iters: int = 30, warmup: int = 3, 
                 for renderer in renderers:
                     try:
                         rows.append(bench_dplf(backend, size, views, iters, warmup, threads, frame, max_seconds,
-                                               renderer=renderer, models_dir=models_dir, dtype=dtype))
+                                               renderer=renderer, models_dir=models_dir, dtype=dtype,
+                                               dp_model=dp_model))
                         log(f"  {rows[-1]['name']}/{backend}: {rows[-1]['fps']:.2f} FPS")
                     except (FileNotFoundError, ImportError, RuntimeError, ValueError) as exc:
                         notes.append(f"dplf/{backend}/{renderer} at {size[1]}x{size[0]} skipped: {exc}")
@@ -278,6 +283,30 @@ def run(sizes, backends=None, views: int = 7, iters: int = 30, warmup: int = 3, 
             if "sgbm" in baselines:
                 rows.append(bench_sgbm(size, views, iters, warmup, frame, max_seconds))
                 log(f"  sgbm-dibr: {rows[-1]['fps']:.2f} FPS")
+    return rows, notes
+
+
+def disparity_rows(backends, size=disparity_speed.DEFAULT_SIZE, threads: int = disparity_speed.DEFAULT_THREADS,
+                   iters: int = 30, warmup: int = 3, max_seconds: float = 60.0, dp_model: str | None = None,
+                   models_dir=None, input_dtype=np.float32, log=print) -> tuple[list[dict], list[str]]:
+    """The `disparity-vs-sgbm` row per backend (benchmarks/disparity_speed.py) on the speed input frame."""
+    rows, notes = [], []
+    try:
+        backends = backends or available_backends()
+    except ImportError as exc:
+        return rows, [f"disparity-vs-sgbm skipped: engine backends unavailable ({exc})"]
+    left, right, rgb, source = input_frame(*size)
+    frame = (left, right, rgb)
+    if np.dtype(input_dtype) == np.uint8:
+        frame = tuple(np.rint(np.clip(a, 0, 1) * 255).astype(np.uint8) for a in frame)
+    for backend in backends:
+        try:
+            rows.append(disparity_speed.bench_disparity_vs_sgbm(
+                backend, size, threads, iters, warmup, max_seconds, frame, dp_model, models_dir, cost=dplf_cost))
+            rows[-1]["metrics"]["input"] = source
+            log(f"  {disparity_speed.describe(rows[-1])}")
+        except (FileNotFoundError, ImportError, RuntimeError, ValueError) as exc:
+            notes.append(f"disparity-vs-sgbm/{backend} at {size[1]}x{size[0]} skipped: {exc}")
     return rows, notes
 
 
@@ -302,7 +331,7 @@ def print_rows(rows: list[dict], title: str) -> None:
         lat = r["latency_ms"]
         params = f"{r['params'] / 1e6:.2f} M" if r.get("params") else ("0" if r.get("params") == 0 else "-")
         table.append([r["name"], r["kind"], r["backend"], r["precision"], f"{r['height']}x{r['width']}",
-                      f"{r['views']}x{r['views']}", fmt(r["fps"], 2), fmt(lat["p50"]), fmt(lat["p95"]),
+                      f"{r['views']}x{r['views']}" if r["views"] else "-", fmt(r["fps"], 2), fmt(lat["p50"]), fmt(lat["p95"]),
                       fmt(lat["p99"]), params, fmt(r.get("gmacs"), 2)])
     print_table(title, cols, table)
     stage_cols = ["name", "backend", "HxW", *[f"{s} p50" for s in STAGES]]
@@ -328,10 +357,18 @@ def main(argv=None) -> int:
     ap.add_argument("--dtype", default="float32", choices=("float32", "uint8"),
                     help="view dtype returned to the host (default float32; uint8 moves 4x fewer bytes)")
     ap.add_argument("--models-dir", default=None, help="ONNX models folder (default: the bundled models/weights)")
+    ap.add_argument("--dp-model", default=None, help="DP-disparity model name from the weights index, for every "
+                                                     "dplf row (default: the index's default)")
+    ap.add_argument("--disparity-row", default="on", choices=("on", "off", "only"),
+                    help="the disparity-vs-sgbm row: on (default), off, or only that row")
+    ap.add_argument("--disparity-size", default="256x192", help="WIDTHxHEIGHT of that row (default 256x192)")
+    ap.add_argument("--disparity-threads", type=int, default=disparity_speed.DEFAULT_THREADS,
+                    help=f"threads of that row (default {disparity_speed.DEFAULT_THREADS})")
     ap.add_argument("--json", default=None, help="write the results as JSON to this file")
     args = ap.parse_args(argv)
     try:
         sizes = parse_sizes(args.sizes)
+        disparity_size = parse_sizes(args.disparity_size)[0]
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -343,22 +380,40 @@ def main(argv=None) -> int:
     threads = args.threads or os.cpu_count()
     backends = args.backends.split(",") if args.backends else None
     baselines = () if args.no_baselines else tuple(b for b in args.baselines.split(",") if b)
-    rows, notes = run(sizes, backends, args.views, args.iters, args.warmup, threads, args.max_seconds,
-                      baselines, log=lambda m: print(m, file=sys.stderr), models_dir=args.models_dir,
-                      dtype=np.dtype(args.dtype), renderers=tuple(args.renderers.split(",")),
-                      input_dtype=np.dtype(args.input_dtype))
+    log = lambda m: print(m, file=sys.stderr)  # noqa: E731
+    rows, notes = [], []
+    if args.disparity_row != "only":
+        rows, notes = run(sizes, backends, args.views, args.iters, args.warmup, threads, args.max_seconds,
+                          baselines, log=log, models_dir=args.models_dir, dtype=np.dtype(args.dtype),
+                          renderers=tuple(args.renderers.split(",")), input_dtype=np.dtype(args.input_dtype),
+                          dp_model=args.dp_model)
+    if args.disparity_row != "off":
+        log(f"[{disparity_size[1]}x{disparity_size[0]}] disparity stage vs SGBM, {args.disparity_threads} threads")
+        more, more_notes = disparity_rows(backends, disparity_size, args.disparity_threads, args.iters, args.warmup,
+                                          args.max_seconds, args.dp_model, args.models_dir,
+                                          np.dtype(args.input_dtype), log=log)
+        rows, notes = rows + more, notes + more_notes
     device = device_string(rows[0]["backend"] if rows else "ort-cpu")
     print_rows(rows, f"dplf speed on {device}, {threads} threads")
     rel = ratios(rows)
     for r in rel:
         print(f"  {r['width']}x{r['height']} dplf/{r['dplf_backend']} is {r['fps_ratio']:.2f}x the FPS of {r['baseline']}")
+    disp_rel = [r for r in rows if r["name"] == disparity_speed.NAME]
+    for r in disp_rel:
+        print(f"  {disparity_speed.describe(r)}")
     for n in notes:
         print(f"  note: {n}")
     if args.json:
         write_json(args.json, device, host_info(threads), rows, ratios=rel, notes=notes,
+                   disparity_ratios=[{"backend": r["backend"], "dp_model": r["metrics"]["dp_model"],
+                                      "height": r["height"], "width": r["width"],
+                                      "threads": r["metrics"]["threads"], "ratio_p50": r["metrics"]["ratio_p50"],
+                                      "ratio_mean": r["metrics"]["ratio_mean"]} for r in disp_rel],
                    settings={"sizes": args.sizes, "views": args.views, "iters": args.iters, "warmup": args.warmup,
                              "max_seconds": args.max_seconds, "dtype": args.dtype, "input_dtype": args.input_dtype, "baselines": list(baselines),
-                             "renderers": args.renderers})
+                             "renderers": args.renderers, "dp_model": args.dp_model,
+                             "disparity_row": args.disparity_row, "disparity_size": args.disparity_size,
+                             "disparity_threads": args.disparity_threads})
         print(f"wrote {args.json}")
     return 0
 

@@ -53,3 +53,38 @@ def test_speed_smoke_with_pipeline():
         assert row["kind"] == "dplf" and row["backend"] == "ort-cpu" and row["fps"] > 0
         assert {"preprocess", "disparity", "render", "total"} <= set(row["stages_ms"])
         assert row["params"] and row["params"] > 0
+
+
+def test_disparity_vs_sgbm_row():
+    """The disparity stage and SGBM timed interleaved on one frame: structure and positive times (no speed)."""
+    from benchmarks import disparity_speed, speed
+
+    row = disparity_speed.bench_disparity_vs_sgbm("ort-cpu", (96, 128), threads=1, iters=3, warmup=1,
+                                                  dp_model="dp-disparity-v1", cost=speed.dplf_cost)
+    assert (row["name"], row["kind"], row["backend"], row["views"]) == ("disparity-vs-sgbm", "disparity", "ort-cpu", 0)
+    assert (row["height"], row["width"], row["iters"]) == (96, 128, 3)
+    m = row["metrics"]
+    assert m["dp_model"] == "dp-disparity-v1" and m["threads"] == 1
+    assert m["sgbm"] == {"max_disparity": 16.0, "upscale": 2}   # the SGBM baseline's own settings
+    assert row["latency_ms"]["p50"] > 0 and m["sgbm_ms"]["p50"] > 0 and row["fps"] > 0
+    assert set(row["stages_ms"]) == {"preprocess", "disparity", "total"}
+    assert m["ratio_p50"] == pytest.approx(row["latency_ms"]["p50"] / m["sgbm_ms"]["p50"], rel=1e-2)
+    assert m["ratio_mean"] > 0 and m["ratio_paired_median"] > 0 and m["ratio_preprocess_disparity_p50"] > 0
+    assert row["params"] > 0 and list(row["models"]) == ["dp-disparity-v1"]
+    assert "SGBM" in disparity_speed.describe(row)
+
+
+def test_speed_cli_disparity_row_only(tmp_path, capsys):
+    from benchmarks import speed
+
+    out = tmp_path / "s.json"
+    assert speed.main(["--disparity-row", "only", "--disparity-size", "128x96", "--disparity-threads", "1",
+                       "--backends", "ort-cpu", "--iters", "3", "--warmup", "1", "--json", str(out)]) == 0
+    assert "x SGBM's time" in capsys.readouterr().out
+    doc = json.loads(out.read_text())
+    assert [r["name"] for r in doc["rows"]] == ["disparity-vs-sgbm"]
+    (ratio,) = doc["disparity_ratios"]
+    assert ratio["dp_model"] == "dp-disparity-v1" and ratio["threads"] == 1 and ratio["ratio_p50"] > 0
+    rows, notes = speed.disparity_rows(["ort-cpu"], (96, 128), 1, iters=3, warmup=1, dp_model="no-such-model",
+                                       log=lambda m: None)
+    assert rows == [] and "no-such-model" in notes[0]
