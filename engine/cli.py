@@ -1,4 +1,4 @@
-"""`dplf` command line: run, convert, info, preview, depth, refocus, and the commands other parts install
+"""`dplf` command line: run, convert, info, preview, depth, calibrate, refocus, and the commands other parts install
 (train, export: entry-point group `dplf.commands`, loaded only when invoked, so engine never imports them)."""
 from __future__ import annotations
 
@@ -143,6 +143,34 @@ def depth_command(
     typer.echo(summary)
 
 
+def calibrate_command(
+    input: str = typer.Argument(..., help="a .dp file (or any input dplf-run reads) showing a scene of known depth"),
+    reference: Path = typer.Option(..., "--reference", "-r", help="the frame's true depth: a depth map (.pfm or "
+                                   ".npy in metres, 16-bit .png in millimetres; 0 = unknown) or planes at known "
+                                   "distances (.json, docs/outputs.md)"),
+    frame: int = typer.Option(0, help="frame index of the input to fit on"),
+    backend: str = typer.Option("ort-cpu", help="inference backend for the disparity (auto | ort-cpu | ...)"),
+    max_size: int = typer.Option(None, help="run the network on a frame downscaled so that max(H, W) <= this"),
+    write: bool = typer.Option(False, "--write", help="store disparity_gain / disparity_offset in the .dp file's "
+                               "header (the file is rewritten atomically; every frame is kept)"),
+    out: Path = typer.Option(None, "--out", "-o", help="also save the fit as a calibration JSON (for "
+                             "dplf-run --depth and dplf depth --calib)"),
+    focal_length_px: float = typer.Option(None, "--focal-length-px", help="camera focal length in pixels "
+                                          "(default: the .dp header's); needed to express the fit as gain/offset"),
+    baseline_mm: float = typer.Option(None, "--baseline-mm", help="distance between the DP half-aperture "
+                                      "centroids in mm (default: the .dp header's)"),
+):
+    """Fit the camera's depth calibration (D = a / z + b) from one frame with a known depth reference."""
+    from .calibrate import calibrate
+
+    try:
+        summary = calibrate(input, reference, frame=frame, backend=backend, max_size=max_size, write=write, out=out,
+                            focal_length_px=focal_length_px, baseline_mm=baseline_mm)
+    except (ValueError, OSError, RuntimeError) as exc:
+        fail("dplf calibrate", one_line(exc))
+    typer.echo(summary)
+
+
 def refocus_command(
     input: Path = typer.Argument(..., help="a dplf-run output folder with views, or a .dp file (rendered on the fly)"),
     out: Path = typer.Option(..., "--out", "-o", help="output image (.png)"),
@@ -171,6 +199,7 @@ app.command("run")(run_command)
 app.command("info")(info_command)
 app.command("preview")(preview_command)
 app.command("depth")(depth_command)
+app.command("calibrate")(calibrate_command)
 app.command("refocus")(refocus_command)
 
 
