@@ -50,7 +50,7 @@ def test_each_name_is_registered_once_with_its_own_class():
 def test_defaults_and_shipped_models_per_task():
     assert tasks() == ["dp", "lf"]
     assert default_model("dp") == "dp-disparity-v1" and default_model("lf") == "lf-layers-v1"
-    assert list_models(shipped=True) == ["dp-disparity-v1", "lf-layers-v1"]
+    assert list_models(shipped=True) == ["dp-disparity-v1", "dp-disparity-v2", "lf-layers-v1"]
     assert list_models(task="lf") == ["lf-layers-v1"]
     assert get_spec("lf-layers-v1").inputs == ("rgb", "dp", "disparity")
     assert get_spec("dp-learned-cv-v0").io_notes == get_spec("dp-disparity-v1").io_notes
