@@ -32,14 +32,13 @@ _LAUNCH = threading.Lock()   # numba's workqueue threading layer aborts on concu
 
 
 @njit(cache=True, inline="always")
-def _sample(rgb, xs, ys, c):
-    """Channel c of the bilinear, border-clamped sample at float32 (xs, ys): the fast path's exact op order."""
+def _sample(rgb, xs, ys):
+    """Bilinear, border-clamped sample (3 channels) of rgb at float32 (xs, ys), in the fast path's op order:
+    clamp, floor, f = xs - x0, taps at x0 and min(x0 + 1, W - 1), lerps a + f*(b - a)."""
     H, W = rgb.shape[0], rgb.shape[1]
     zero = np.float32(0.0)
-    wmax = np.float32(W - 1)
-    hmax = np.float32(H - 1)
-    xs = min(max(xs, zero), wmax)
-    ys = min(max(ys, zero), hmax)
+    xs = min(max(xs, zero), np.float32(W - 1))
+    ys = min(max(ys, zero), np.float32(H - 1))
     x0 = np.floor(xs)
     y0 = np.floor(ys)
     fx = xs - x0
@@ -48,27 +47,33 @@ def _sample(rgb, xs, ys, c):
     iy0 = int(y0)
     ix1 = min(ix0 + 1, W - 1)
     iy1 = min(iy0 + 1, H - 1)
-    a = rgb[iy0, ix0, c]
-    top = a + fx * (rgb[iy0, ix1, c] - a)
-    b = rgb[iy1, ix0, c]
-    bottom = b + fx * (rgb[iy1, ix1, c] - b)
-    return top + fy * (bottom - top)
+    a = rgb[iy0, ix0, 0]
+    top = a + fx * (rgb[iy0, ix1, 0] - a)
+    b = rgb[iy1, ix0, 0]
+    v0 = top + fy * ((b + fx * (rgb[iy1, ix1, 0] - b)) - top)
+    a = rgb[iy0, ix0, 1]
+    top = a + fx * (rgb[iy0, ix1, 1] - a)
+    b = rgb[iy1, ix0, 1]
+    v1 = top + fy * ((b + fx * (rgb[iy1, ix1, 1] - b)) - top)
+    a = rgb[iy0, ix0, 2]
+    top = a + fx * (rgb[iy0, ix1, 2] - a)
+    b = rgb[iy1, ix0, 2]
+    v2 = top + fy * ((b + fx * (rgb[iy1, ix1, 2] - b)) - top)
+    return v0, v1, v2
 
 
 @njit(cache=True, inline="always")
-def _store(o, y, x, rgb, xs, ys, to_u8):
-    for c in range(3):
-        v = _sample(rgb, xs, ys, c)
-        if to_u8:
-            r = np.rint(v * np.float32(255.0))
-            o[y, x, c] = np.uint8(min(max(r, np.float32(0.0)), np.float32(255.0)))
-        else:
-            o[y, x, c] = v
+def _u8(v):
+    """clip(rint(255 * v), 0, 255) as uint8 (rint: round half to even, as numpy)."""
+    return np.uint8(min(max(np.rint(v * np.float32(255.0)), np.float32(0.0)), np.float32(255.0)))
 
 
 @njit(cache=True)
-def _render_view(rgb, disp, keys, su, sv, o, win, up, down, to_u8):
-    """Steps 1-3 for one view into o [H, W, 3]; win [H*W], up/down [W] are this thread's scratch."""
+def _render_view(rgb, disp, keys, su, sv, o, win, up, down, row_buf, to_u8):
+    """Steps 1-3 for one view into o [H, W, 3]; win [H*W], up/down [W], row_buf [W*3] are this thread's scratch.
+
+    uint8 output: a row's visible colours go to the float32 row_buf first and are rounded in one vectorisable
+    loop (the values at holes are stale and overwritten by step 3)."""
     H, W = disp.shape
     half = np.float32(0.5)
     dflat = disp.ravel()
@@ -88,13 +93,26 @@ def _render_view(rgb, disp, keys, su, sv, o, win, up, down, to_u8):
                 if j < 0 or keys[s] > keys[j]:
                     win[t] = s
     # 2. visible pixels
+    oflat = o.ravel()
     for y in range(H):
         fy = np.float32(y)
         for x in range(W):
             j = win[y * W + x]
             if j >= 0:
                 dt = dflat[j]
-                _store(o, y, x, rgb, np.float32(x) + dt * su, fy + dt * sv, to_u8)
+                v0, v1, v2 = _sample(rgb, np.float32(x) + dt * su, fy + dt * sv)
+                if to_u8:
+                    row_buf[3 * x] = v0
+                    row_buf[3 * x + 1] = v1
+                    row_buf[3 * x + 2] = v2
+                else:
+                    o[y, x, 0] = v0
+                    o[y, x, 1] = v1
+                    o[y, x, 2] = v2
+        if to_u8:
+            base = y * W * 3
+            for i in range(W * 3):
+                oflat[base + i] = _u8(row_buf[i])
     # 3. holes
     for x in range(W):
         up[x] = -1
@@ -141,11 +159,19 @@ def _render_view(rgb, disp, keys, su, sv, o, win, up, down, to_u8):
                     o[y, x, c] = o[by, bx, c]
             else:
                 d = disp[y, x]
-                _store(o, y, x, rgb, np.float32(x) + d * su, np.float32(y) + d * sv, to_u8)
+                v0, v1, v2 = _sample(rgb, np.float32(x) + d * su, np.float32(y) + d * sv)
+                if to_u8:
+                    o[y, x, 0] = _u8(v0)
+                    o[y, x, 1] = _u8(v1)
+                    o[y, x, 2] = _u8(v2)
+                else:
+                    o[y, x, 0] = v0
+                    o[y, x, 1] = v1
+                    o[y, x, 2] = v2
 
 
 @njit(cache=True, parallel=True)
-def _render_all(rgb, disp, keys, positions, baseline, out, win, up, down, to_u8):
+def _render_all(rgb, disp, keys, positions, baseline, out, win, up, down, row_buf, to_u8):
     """Views p = k, k + n, k + 2n, ... on worker k of n = win.shape[0]."""
     n = win.shape[0]
     P = positions.shape[0]
@@ -153,7 +179,7 @@ def _render_all(rgb, disp, keys, positions, baseline, out, win, up, down, to_u8)
         for p in range(k, P, n):
             su = baseline * positions[p, 0]
             sv = baseline * positions[p, 1]
-            _render_view(rgb, disp, keys, su, sv, out[p], win[k], up[k], down[k], to_u8)
+            _render_view(rgb, disp, keys, su, sv, out[p], win[k], up[k], down[k], row_buf[k], to_u8)
 
 
 def ordered_keys(disparity: np.ndarray) -> np.ndarray:
@@ -173,10 +199,11 @@ def render(rgb: np.ndarray, disparity: np.ndarray, positions: np.ndarray, baseli
     win = np.empty((n, H * W), np.int32)
     up = np.empty((n, W), np.int32)
     down = np.empty((n, W), np.int32)
+    row_buf = np.zeros((n, W * 3), np.float32)
     keys = ordered_keys(disparity)
     with _LAUNCH:
         _render_all(rgb, disparity, keys, np.ascontiguousarray(positions, np.float32), np.float32(baseline), out,
-                    win, up, down, out.dtype == np.uint8)
+                    win, up, down, row_buf, out.dtype == np.uint8)
     return out
 
 
