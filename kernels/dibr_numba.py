@@ -17,8 +17,8 @@ Per view (one thread renders a whole view; views are spread over the threads wit
    float). No visible pixel on the row or column: the backward warp at (x + D*su, y + D*sv).
 
 `fastmath` is off (no FMA contraction, no reassociation): results must not depend on the CPU.
-The kernel is compiled with `cache=True` (on disk next to this file, or numba's user cache dir); `warm_up()`
-compiles or loads both output dtypes.
+The kernel is compiled with `cache=True` (on disk next to this file, or numba's user cache dir; not when loaded
+under engine.kernel_package's alias, see _CACHE); `warm_up()` compiles or loads both output dtypes.
 """
 from __future__ import annotations
 
@@ -28,10 +28,13 @@ import numba
 import numpy as np
 from numba import njit, prange, uintp
 
+# numba's cache stores the module name and re-imports it on load: cache only under the canonical name. Loaded as
+# engine.kernel_package's alias (a shadowing `kernels` package on sys.path), the kernel compiles in warm_up().
+_CACHE = __name__ == "kernels.dibr_numba"
 _LAUNCH = threading.Lock()   # numba's workqueue threading layer aborts on concurrent launches from 2 threads
 
 
-@njit(cache=True, inline="always")
+@njit(cache=_CACHE, inline="always")
 def _sample(rgb, xs, ys):
     """Bilinear, border-clamped sample (3 channels) of rgb at float32 (xs, ys), in the fast path's op order:
     clamp, floor, f = xs - x0, taps at x0 and min(x0 + 1, W - 1), lerps a + f*(b - a)."""
@@ -64,19 +67,19 @@ def _sample(rgb, xs, ys):
     return v0, v1, v2
 
 
-@njit(cache=True, inline="always")
+@njit(cache=_CACHE, inline="always")
 def _u8(v):
     """clip(rint(255 * v), 0, 255) as uint8 (rint: round half to even, as numpy)."""
     return np.uint8(min(max(np.rint(v * np.float32(255.0)), np.float32(0.0)), np.float32(255.0)))
 
 
-@njit(cache=True, inline="always")
+@njit(cache=_CACHE, inline="always")
 def _src(key):
     """Source pixel index of a non-zero z-buffer key."""
     return np.int64(np.uint64(0xFFFFFFFF) - (key & np.uint64(0xFFFFFFFF)))
 
 
-@njit(cache=True)
+@njit(cache=_CACHE)
 def _render_view(rgb, disp, keys, su, sv, o, zbuf, up, down, row_buf, to_u8):
     """Steps 1-3 for one view into o [H, W, 3]; zbuf [H*W] uint64, up/down [W], row_buf [W*3] are this thread's
     scratch. zbuf holds the 64-bit key of the winner (0: nothing landed; no finite D has key 0).
@@ -181,7 +184,7 @@ def _render_view(rgb, disp, keys, su, sv, o, zbuf, up, down, row_buf, to_u8):
                     o[y, x, 2] = v2
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=_CACHE, parallel=True)
 def _render_all(rgb, disp, keys, positions, baseline, out, zbuf, up, down, row_buf, to_u8):
     """Views p = k, k + n, k + 2n, ... on worker k of n = zbuf.shape[0]."""
     n = zbuf.shape[0]
