@@ -1,6 +1,10 @@
 """CPU renderer times on random data (the kernels' own micro-benchmark; speed.py times whole pipelines).
 
-    python benchmarks/cpu_kernels.py [--size 640x480] [--views 7] [--threads N]
+    python benchmarks/cpu_kernels.py [--size 640x480] [--views 7] [--threads N] [--only dibr|layers]
+
+`bench_dibr` times dibr_warp's numba kernel and its numpy/OpenCV path against 49 plain `cv2.remap` backward
+warps of the same frame (no z-buffer, no hole fill: a floor, not a target) at 256x192 and 640x480 and prints
+the ratios; all in one process, median of `repeats`.
 """
 from __future__ import annotations
 
@@ -9,12 +13,14 @@ import sys
 import time
 from pathlib import Path
 
+import cv2
 import numpy as np
 
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from engine.conventions import grid_positions  # noqa: E402
+from kernels.dibr import dibr_warp, warm_up  # noqa: E402
 from kernels.render_layers import render_layers  # noqa: E402
 
 
@@ -39,15 +45,74 @@ def bench_render_layers(height: int = 480, width: int = 640, views: int = 7, L: 
     return results
 
 
+def _dibr_scene(height: int, width: int, rng) -> tuple[np.ndarray, np.ndarray]:
+    """uint8 texture and a smooth D in about [-4, 4] px with two nearer boxes (occlusions and holes)."""
+    rgb = (rng.random((height, width, 3)) * 255).astype(np.uint8)
+    d = cv2.GaussianBlur(rng.uniform(-1, 1, (height, width)).astype(np.float32), (0, 0), width / 40) * 40
+    d = np.clip(d, -3, 3)
+    d[height // 4:height // 2, width // 4:width // 2] = 4.0
+    d[height // 2:3 * height // 4, width // 2:3 * width // 4] = 3.5
+    return rgb, np.ascontiguousarray(d, np.float32)
+
+
+def _median_ms(fn, repeats: int) -> float:
+    fn()   # warm-up
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return float(np.median(times)) * 1e3
+
+
+def bench_dibr(sizes=((256, 192), (640, 480)), views: int = 7, repeats: int = 5, threads: int | None = None) -> dict:
+    """ms per frame: dibr_warp numba / numpy and 49 cv2.remap warps, per size and output dtype (printed, returned)."""
+    rng = np.random.default_rng(0)
+    positions = grid_positions(views).reshape(-1, 2)
+    warm_up("numba")
+    results = {}
+    for width, height in sizes:
+        rgb8, d = _dibr_scene(height, width, rng)
+        ys, xs = np.mgrid[0:height, 0:width].astype(np.float32)
+        for dtype in (np.uint8, np.float32):
+            rgb = rgb8 if dtype == np.uint8 else rgb8.astype(np.float32) / np.float32(255)
+            out = np.empty((len(positions), height, width, 3), dtype)
+            mx, my = np.empty_like(xs), np.empty_like(ys)
+
+            def remap_all():
+                for p, (u, v) in enumerate(positions):
+                    cv2.scaleAdd(d, float(u), xs, dst=mx)
+                    cv2.scaleAdd(d, float(v), ys, dst=my)
+                    cv2.remap(rgb, mx, my, cv2.INTER_LINEAR, dst=out[p], borderMode=cv2.BORDER_REPLICATE)
+
+            row = {"remap": _median_ms(remap_all, repeats)}
+            for method in ("numba", "numpy"):
+                row[method] = _median_ms(lambda m=method: dibr_warp(rgb, d, positions, out=out, out_dtype=dtype,
+                                                                    threads=threads, method=m), repeats)
+            row["numba-1thread"] = _median_ms(lambda: dibr_warp(rgb, d, positions, out=out, out_dtype=dtype,
+                                                                threads=1, method="numba"), repeats)
+            key = f"{width}x{height}/{np.dtype(dtype).name}"
+            results[key] = row
+            print(f"dibr {views}x{views} views {key}: numba {row['numba']:.1f} ms (1 thread {row['numba-1thread']:.1f}), "
+                  f"numpy {row['numpy']:.1f} ms, {len(positions)} cv2.remap {row['remap']:.1f} ms | "
+                  f"numba/remap {row['numba'] / row['remap']:.2f}x, numpy/numba {row['numpy'] / row['numba']:.1f}x, "
+                  f"2 threads vs 1 {row['numba-1thread'] / row['numba']:.2f}x")
+    return results
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--size", default="640x480", help="WIDTHxHEIGHT")
     ap.add_argument("--views", type=int, default=7)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--threads", type=int, default=None)
+    ap.add_argument("--only", choices=("dibr", "layers"), default=None)
     args = ap.parse_args(argv)
     width, height = (int(t) for t in args.size.lower().split("x"))
-    bench_render_layers(height, width, args.views, repeats=args.repeats, threads=args.threads)
+    if args.only != "dibr":
+        bench_render_layers(height, width, args.views, repeats=args.repeats, threads=args.threads)
+    if args.only != "layers":
+        bench_dibr(views=args.views, repeats=max(args.repeats, 5), threads=args.threads)
     return 0
 
 

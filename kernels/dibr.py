@@ -16,6 +16,10 @@ Target: view_(u,v)(x, y) ~ rgb(x + b*D*u, y + b*D*v). Exact semantics, per view 
    the four lines falls back to the plain backward warp rgb(x + D[y,x]*s_u, y + D[y,x]*s_v).
 
 uint8 output is clip(rint(255 * colour)).
+
+Implementations (`method=` or $DPLF_DIBR): "numba" (default; kernels/dibr_numba.py, compiled, all views in one
+call), "numpy" (the numpy/OpenCV fast path below), and the pure reference `dibr_warp_reference` (tests only).
+"numba" and "numpy" give bit-identical outputs; without numba installed the default falls back to "numpy".
 """
 from __future__ import annotations
 
@@ -26,6 +30,13 @@ import cv2
 import numpy as np
 
 from .render_layers import bilinear_clamped
+
+try:
+    from . import dibr_numba
+except ImportError:  # numba missing: the numpy/OpenCV fast path is the default
+    dibr_numba = None
+
+METHODS = ("numba", "numpy")
 
 _LOW32 = np.uint64(0xFFFFFFFF)
 
@@ -89,9 +100,26 @@ def _nearest_visible(valid: np.ndarray):
     return left, right, up, down
 
 
+def default_method() -> str:
+    """$DPLF_DIBR when set ("numba" | "numpy"), else "numba" when it imports, else "numpy"."""
+    method = os.environ.get("DPLF_DIBR", "").strip().lower()
+    if method:
+        if method not in METHODS:
+            raise ValueError(f"DPLF_DIBR must be one of {', '.join(METHODS)}, got {method!r}")
+        return method
+    return "numba" if dibr_numba is not None else "numpy"
+
+
+def warm_up(method: str | None = None) -> None:
+    """Compile (or load from numba's disk cache) the default CPU kernel, so no frame pays for it."""
+    if (method or default_method()) == "numba" and dibr_numba is not None:
+        dibr_numba.warm_up()
+
+
 def dibr_warp(rgb: np.ndarray, disparity: np.ndarray, positions: np.ndarray, baseline: float = 1.0,
-              out: np.ndarray | None = None, out_dtype=np.float32, threads: int | None = None) -> np.ndarray:
-    """Render views at aperture positions from the centre image and its disparity (CPU fast path).
+              out: np.ndarray | None = None, out_dtype=np.float32, threads: int | None = None,
+              method: str | None = None) -> np.ndarray:
+    """Render views at aperture positions from the centre image and its disparity (CPU).
 
     Args:
         rgb: [H, W, 3] float in [0, 1] or uint8.
@@ -101,10 +129,14 @@ def dibr_warp(rgb: np.ndarray, disparity: np.ndarray, positions: np.ndarray, bas
         out: optional C-contiguous [P, H, W, 3] array of `out_dtype` to write into.
         out_dtype: np.float32 or np.uint8.
         threads: views rendered in parallel (default: all cores).
+        method: "numba" | "numpy" (default: `default_method()`).
 
     Returns:
         [P, H, W, 3] views (``out`` when given).
     """
+    method = method or default_method()
+    if method not in METHODS:
+        raise ValueError(f"dibr_warp: method must be one of {', '.join(METHODS)}, got {method!r}")
     rgb, disparity, positions = _validate(rgb, disparity, positions, baseline, out_dtype)
     H, W = disparity.shape
     shape = (positions.shape[0], H, W, 3)
@@ -112,6 +144,10 @@ def dibr_warp(rgb: np.ndarray, disparity: np.ndarray, positions: np.ndarray, bas
         out = np.empty(shape, out_dtype)
     elif out.shape != shape or out.dtype != np.dtype(out_dtype):
         raise ValueError(f"dibr_warp: out must be {np.dtype(out_dtype)} {shape}, got {out.dtype} {out.shape}")
+    if method == "numba":
+        if dibr_numba is None:
+            raise RuntimeError("dibr_warp: method='numba' needs numba (pip install 'numba>=0.60')")
+        return dibr_numba.render(rgb, disparity, positions, baseline, out, threads)
     keys = splat_keys(disparity)
     ys, xs = np.mgrid[0:H, 0:W].astype(np.float32)
 

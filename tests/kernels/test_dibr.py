@@ -2,7 +2,10 @@
 import numpy as np
 import pytest
 
+from kernels import dibr
 from kernels.dibr import dibr_warp, dibr_warp_reference
+
+needs_numba = pytest.mark.skipif(dibr.dibr_numba is None, reason="numba is not installed")
 
 
 def test_dibr_matches_reference_on_random_disparity():
@@ -60,3 +63,66 @@ def test_dibr_bad_input():
         dibr_warp(np.zeros((4, 4, 3), np.float32), np.zeros((4, 5), np.float32), np.zeros((1, 2)))
     with pytest.raises(ValueError, match="NaN"):
         dibr_warp(np.zeros((4, 4, 3), np.float32), np.full((4, 4), np.nan, np.float32), np.zeros((1, 2)))
+
+
+def _scene(rng, H, W, P=7):
+    """Random colours and D with near blocks (occlusions + disocclusion holes), equal-D ties, -0/+0, and a
+    position far outside (every pixel leaves the image: the backward-warp fallback)."""
+    rgb = rng.random((H, W, 3), dtype=np.float32)
+    disparity = rng.uniform(-2, 2, (H, W)).astype(np.float32)
+    for _ in range(3):
+        y, x = rng.integers(0, H), rng.integers(0, W)
+        disparity[y:y + rng.integers(1, H // 2 + 2), x:x + rng.integers(1, W // 2 + 2)] = rng.uniform(3, 6)
+    disparity[:, :2] = 1.5                      # a tie column: equal keys, smaller source index wins
+    disparity.flat[::7] = -0.0                  # ordered_bits puts -0 below +0
+    disparity.flat[3::7] = 0.0
+    positions = rng.uniform(-1.5, 1.5, (P, 2)).astype(np.float32)
+    positions[0] = 0
+    positions[1] = [40.0, -40.0]
+    return rgb, disparity, positions
+
+
+@needs_numba
+@pytest.mark.parametrize("H,W", [(1, 1), (5, 7), (12, 15), (23, 31), (40, 33)])
+@pytest.mark.parametrize("out_dtype", [np.float32, np.uint8])
+def test_numba_kernel_matches_reference_and_fast_path(H, W, out_dtype):
+    rng = np.random.default_rng(H * 100 + W)
+    rgb, disparity, positions = _scene(rng, H, W)
+    got = dibr_warp(rgb, disparity, positions, 1.3, out_dtype=out_dtype, method="numba")
+    # The numba kernel does the fast path's float32 operations in the same order: bit-identical.
+    np.testing.assert_array_equal(got, dibr_warp(rgb, disparity, positions, 1.3, out_dtype=out_dtype, method="numpy"))
+    want = dibr_warp_reference(rgb, disparity, positions, 1.3, out_dtype=out_dtype)
+    if out_dtype == np.float32:
+        # The reference samples in float64 with (1-f)a + fb, the kernels in float32 with a + f(b-a): ~1e-7.
+        np.testing.assert_allclose(got, want, rtol=0, atol=2e-6)
+    else:
+        # Same rounding rule; a level differs only where 255*colour lies within float32 rounding of k + 1/2.
+        diff = np.abs(got.astype(int) - want.astype(int))
+        assert diff.max() <= 1
+        assert (diff > 0).mean() <= 0.01
+
+
+@needs_numba
+def test_numba_kernel_threads_uint8_input_and_given_out():
+    rng = np.random.default_rng(5)
+    rgb, disparity, positions = _scene(rng, 19, 26, P=9)
+    rgb8 = (rgb * 255).astype(np.uint8)
+    one = dibr_warp(rgb8, disparity, positions, out_dtype=np.uint8, threads=1, method="numba")
+    out = np.full((9, 19, 26, 3), 7, np.uint8)
+    assert dibr_warp(rgb8, disparity, positions, out=out, out_dtype=np.uint8, method="numba") is out
+    np.testing.assert_array_equal(out, one)
+    np.testing.assert_array_equal(out, dibr_warp(rgb8, disparity, positions, out_dtype=np.uint8, method="numpy"))
+    assert dibr_warp(rgb, disparity, positions[:0], method="numba").shape == (0, 19, 26, 3)
+
+
+def test_method_selection(monkeypatch):
+    monkeypatch.setenv("DPLF_DIBR", "numpy")
+    assert dibr.default_method() == "numpy"
+    monkeypatch.setenv("DPLF_DIBR", "bogus")
+    with pytest.raises(ValueError, match="DPLF_DIBR"):
+        dibr.default_method()
+    monkeypatch.delenv("DPLF_DIBR")
+    assert dibr.default_method() == ("numba" if dibr.dibr_numba is not None else "numpy")
+    with pytest.raises(ValueError, match="method"):
+        dibr_warp(np.zeros((4, 4, 3), np.float32), np.zeros((4, 4), np.float32), np.zeros((1, 2)), method="x")
+    dibr.warm_up()   # compiles or loads from the cache; never raises
