@@ -4,12 +4,15 @@
     python benchmarks/speed.py --sizes 256x192,640x480,1280x720 --iters 30 --json benchmarks/results/x.json
     python benchmarks/speed.py --disparity-row only --dp-model dp-disparity-v1   # disparity stage vs SGBM only
 
-Rows: `dplf` (engine.Pipeline, every backend that works here), `paper-lf` (the paper's CvT LF network,
+Rows: `dplf`, `dplf-layers`, `dplf-disparity` (engine.Pipeline with the DIBR renderer, the layered renderer, and
+no views, on every backend that works here), `paper-lf` (the paper's CvT LF network,
 benchmarks/baselines/paper_lf.py, exported to ONNX with torch and run through ONNX Runtime CPU with the same
-threads, plus the same preprocessing and layered renderer; skipped without torch), `sgbm-dibr` (OpenCV SGBM
-on the DP pair + DIBR), `disparity-vs-sgbm` (the pipeline's disparity stage alone and OpenCV SGBM, interleaved
-on one frame, at 256x192 with 2 threads by default: benchmarks/disparity_speed.py). Per row: warm-up, then timed iterations (stopped early after --max-seconds, at least
-3); FPS = iterations / wall time; latency p50/p95/p99 per stage (ms).
+threads, plus the same preprocessing and layered renderer; skipped without torch), the classical rows `sgbm`
+(OpenCV SGBM alone), `sgbm-dibr` (SGBM + our DIBR) and `remap-floor` (N x N plain cv2.remap warps, the render
+floor; benchmarks/classical_speed.py), and `disparity-vs-sgbm` (the pipeline's disparity stage alone and OpenCV
+SGBM, interleaved on one frame, at 256x192 with 2 threads by default: benchmarks/disparity_speed.py). Views are
+uint8 in every row unless --dtype float32. Per row: warm-up, then timed iterations (stopped early after
+--max-seconds, at least 3); FPS = iterations / wall time; latency p50/p95/p99 per stage (ms).
 """
 from __future__ import annotations
 
@@ -25,38 +28,10 @@ import numpy as np
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from engine.latency import latency_summary  # noqa: E402
-from benchmarks import disparity_speed  # noqa: E402
-from benchmarks.common import (STAGES, device_string, fmt, host_info, input_frame, parse_sizes,
+from benchmarks import classical_speed, disparity_speed  # noqa: E402
+from benchmarks.common import (STAGES, device_string, fmt, host_info, input_frame, parse_sizes,  # noqa: E402
                                print_table, write_json)
-
-MIN_ITERS = 3
-
-
-def _timed_loop(step, iters: int, warmup: int, max_seconds: float) -> tuple[list[dict], float]:
-    """Run step() warmup times, then up to iters times (at least MIN_ITERS, stopping after max_seconds).
-
-    step returns a dict stage -> ms. Returns (per-iteration stage timings, wall seconds of the timed part).
-    """
-    for _ in range(warmup):
-        step()
-    laps, start = [], time.perf_counter()
-    for i in range(iters):
-        laps.append(dict(step()))
-        if i + 1 >= MIN_ITERS and time.perf_counter() - start > max_seconds:
-            break
-    return laps, time.perf_counter() - start
-
-
-def _row(name, kind, backend, precision, size, views, laps, wall, params, gmacs, **metrics) -> dict:
-    h, w = size
-    stages = {s: latency_summary([lap[s] for lap in laps if s in lap]) for s in STAGES}
-    stages = {s: v for s, v in stages.items() if v["p50"] is not None}
-    return {"name": name, "kind": kind, "backend": backend, "precision": precision, "height": h, "width": w,
-            "views": views, "fps": round(len(laps) / wall, 3), "iters": len(laps),
-            "latency_ms": {k: stages["total"][k] for k in ("p50", "p95", "p99")}, "stages_ms": stages,
-            "params": params, "gmacs": None if gmacs is None else round(gmacs, 3), "metrics": metrics}
-
+from benchmarks.timing import make_row as _row, timed_loop as _timed_loop  # noqa: E402
 
 # ---- dplf ------------------------------------------------------------------------------------------------
 def dplf_cost(info: dict, height: int, width: int) -> tuple[int | None, float | None]:
@@ -96,6 +71,7 @@ def bench_dplf(backend: str, size, views: int, iters: int, warmup: int, threads:
     info = pipe.info()
     params, gmacs = dplf_cost(info, *size)
     name = "dplf" if renderer == "dibr" else f"dplf-{renderer}"   # dibr is the engine's default renderer
+    name = "dplf-disparity" if views == 0 else name
     row = _row(name, "dplf", info["backend"], info["precision"], size, views, laps, wall, params, gmacs)
     row["models"] = {k: {"sha256": m.get("sha256"), "training_hash": m.get("training_hash")}
                      for k, m in info.get("models", {}).items()}
@@ -162,7 +138,7 @@ def bench_paper_cuda(size, views: int, iters: int, warmup: int, frame, max_secon
 
 
 def bench_paper(size, views: int, iters: int, warmup: int, threads: int, frame, max_seconds: float,
-                workdir: Path, backend: str = "ort-cpu") -> dict:
+                workdir: Path, backend: str = "ort-cpu", dtype=np.uint8) -> dict:
     import onnxruntime as ort
 
     from engine.conventions import grid_positions
@@ -184,7 +160,7 @@ def bench_paper(size, views: int, iters: int, warmup: int, threads: int, frame, 
     providers = (["CUDAExecutionProvider"] if backend == "ort-cuda" else []) + ["CPUExecutionProvider"]
     sess = ort.InferenceSession(str(onnx_path), sess_options=opts, providers=providers)
     positions = grid_positions(views, 1.0).reshape(-1, 2)
-    out = np.empty((views * views, h, w, 3), np.float32)
+    out = np.empty((views * views, h, w, 3), np.dtype(dtype))
     left, right, rgb = frame
 
     def step():
@@ -194,7 +170,7 @@ def bench_paper(size, views: int, iters: int, warmup: int, threads: int, frame, 
         layers, planes = sess.run(None, {"rgb": rgb_nchw, "dp": dp})
         layers = np.ascontiguousarray(layers[0, ..., :h, :w])
         t2 = time.perf_counter()
-        render_layers(layers, planes[0], positions, 1.0, out=out)
+        render_layers(layers, planes[0], positions, 1.0, out=out, out_dtype=out.dtype)
         t3 = time.perf_counter()
         return {"preprocess": (t1 - t0) * 1e3, "lf": (t2 - t1) * 1e3, "render": (t3 - t2) * 1e3,
                 "total": (t3 - t0) * 1e3}
@@ -203,22 +179,6 @@ def bench_paper(size, views: int, iters: int, warmup: int, threads: int, frame, 
     return _row("paper-lf (CvT, ICCP'24)", "baseline", backend, "fp32", size, views, laps, wall, params, gmacs,
                 note="untrained weights; same preprocessing and CPU layered renderer (kernels.render_layers) "
                      "as dplf's CPU path; the lf stage includes copying the layers to the host")
-
-
-# ---- SGBM + DIBR -----------------------------------------------------------------------------------------
-def bench_sgbm(size, views: int, iters: int, warmup: int, frame, max_seconds: float) -> dict:
-    from benchmarks.baselines.dibr_baseline import SgbmDibr, dibr_kernel_name
-
-    base = SgbmDibr(views=views)
-    left, right, rgb = frame
-
-    def step():
-        base(left, right, rgb)
-        return base.timings
-
-    laps, wall = _timed_loop(step, iters, warmup, max_seconds)
-    return _row("sgbm-dibr", "baseline", "opencv-cpu", "fp32", size, views, laps, wall, 0, None,
-                renderer=dibr_kernel_name())
 
 
 # ---- driver ----------------------------------------------------------------------------------------------
@@ -230,7 +190,7 @@ def available_backends() -> list[str]:
 
 def run(sizes, backends=None, views: int = 7, iters: int = 30, warmup: int = 3, threads: int | None = None,
         max_seconds: float = 60.0, baselines=("paper", "sgbm"), log=print,
-        models_dir=None, dtype=np.float32, renderers=("dibr", "layers"),
+        models_dir=None, dtype=np.uint8, renderers=("dibr", "layers", "none"),
         input_dtype=np.float32, dp_model: str | None = None) -> tuple[list[dict], list[str]]:
     """Benchmark every (backend, size) and the baselines. Returns (rows, notes)."""
     import os
@@ -263,10 +223,11 @@ def run(sizes, backends=None, views: int = 7, iters: int = 30, warmup: int = 3, 
             log(f"[{size[1]}x{size[0]}] input: {source}")
             for backend in backends:
                 for renderer in renderers:
-                    try:
-                        rows.append(bench_dplf(backend, size, views, iters, warmup, threads, frame, max_seconds,
-                                               renderer=renderer, models_dir=models_dir, dtype=dtype,
-                                               dp_model=dp_model))
+                    try:   # renderer "none": the pipeline without views (dplf-run --no-views)
+                        rows.append(bench_dplf(backend, size, 0 if renderer == "none" else views, iters, warmup,
+                                               threads, frame, max_seconds,
+                                               renderer="dibr" if renderer == "none" else renderer,
+                                               models_dir=models_dir, dtype=dtype, dp_model=dp_model))
                         log(f"  {rows[-1]['name']}/{backend}: {rows[-1]['fps']:.2f} FPS")
                     except (FileNotFoundError, ImportError, RuntimeError, ValueError) as exc:
                         notes.append(f"dplf/{backend}/{renderer} at {size[1]}x{size[0]} skipped: {exc}")
@@ -278,11 +239,12 @@ def run(sizes, backends=None, views: int = 7, iters: int = 30, warmup: int = 3, 
                         rows.append(bench_paper_cuda(size, views, iters, warmup, frame, max_seconds, dtype))
                     else:
                         rows.append(bench_paper(size, views, iters, warmup, threads, frame, max_seconds,
-                                                Path(tmp), pb))
+                                                Path(tmp), pb, dtype))
                     log(f"  paper-lf/{pb}: {rows[-1]['fps']:.2f} FPS")
             if "sgbm" in baselines:
-                rows.append(bench_sgbm(size, views, iters, warmup, frame, max_seconds))
-                log(f"  sgbm-dibr: {rows[-1]['fps']:.2f} FPS")
+                for row in classical_speed.bench_classical(size, views, iters, warmup, frame, max_seconds, dtype):
+                    rows.append(row)
+                    log(f"  {row['name']}: {row['fps']:.2f} FPS")
     return rows, notes
 
 
@@ -311,13 +273,15 @@ def disparity_rows(backends, size=disparity_speed.DEFAULT_SIZE, threads: int = d
 
 
 def ratios(rows: list[dict]) -> list[dict]:
-    """dplf FPS / baseline FPS per (backend, size), in the same run."""
+    """dplf FPS / baseline FPS per (backend, size), in the same run: `dplf` against the baselines that render
+    views, `dplf-disparity` against `sgbm`."""
     out = []
     for r in rows:
-        if r["kind"] != "dplf" or r["name"] != "dplf":
+        if r["kind"] != "dplf" or r["name"] not in ("dplf", "dplf-disparity"):
             continue
         for b in rows:
-            if b["kind"] == "baseline" and (b["height"], b["width"]) == (r["height"], r["width"]):
+            if b["kind"] == "baseline" and (b["height"], b["width"]) == (r["height"], r["width"]) \
+                    and (b["views"] == 0) == (r["name"] == "dplf-disparity"):
                 out.append({"dplf_backend": r["backend"], "baseline": b["name"], "height": r["height"],
                             "width": r["width"], "fps_ratio": round(r["fps"] / b["fps"], 3)})
     return out
@@ -351,11 +315,12 @@ def main(argv=None) -> int:
     ap.add_argument("--max-seconds", type=float, default=60.0, help="stop a row's timing after this (>= 3 iters)")
     ap.add_argument("--no-baselines", action="store_true", help="dplf rows only")
     ap.add_argument("--baselines", default="paper,sgbm", help="baseline rows: paper, sgbm (default both)")
-    ap.add_argument("--renderers", default="dibr,layers", help="dplf renderers to time (default dibr,layers)")
+    ap.add_argument("--renderers", default="dibr,layers,none",
+                    help="dplf renderers to time; none = disparity only, no views (default dibr,layers,none)")
     ap.add_argument("--input-dtype", default="float32", choices=("float32", "uint8"),
                     help="input planes as float32 in [0, 1] (default) or uint8 as an 8-bit camera gives them")
-    ap.add_argument("--dtype", default="float32", choices=("float32", "uint8"),
-                    help="view dtype returned to the host (default float32; uint8 moves 4x fewer bytes)")
+    ap.add_argument("--dtype", default="uint8", choices=("float32", "uint8"),
+                    help="view dtype of every row (default uint8, the engine's default; float32 on request)")
     ap.add_argument("--models-dir", default=None, help="ONNX models folder (default: the bundled models/weights)")
     ap.add_argument("--dp-model", default=None, help="DP-disparity model name from the weights index, for every "
                                                      "dplf row (default: the index's default)")
@@ -398,6 +363,10 @@ def main(argv=None) -> int:
     rel = ratios(rows)
     for r in rel:
         print(f"  {r['width']}x{r['height']} dplf/{r['dplf_backend']} is {r['fps_ratio']:.2f}x the FPS of {r['baseline']}")
+    render_rel = classical_speed.render_ratios(rows)
+    for r in render_rel:
+        print(f"  {r['width']}x{r['height']} {r['name']}/{r['backend']} renders in {r['ratio']:.2f}x the time of "
+              f"{args.views * args.views} cv2.remap warps ({r['render_p50_ms']:.1f} vs {r['remap_floor_p50_ms']:.1f} ms p50)")
     disp_rel = [r for r in rows if r["name"] == disparity_speed.NAME]
     for r in disp_rel:
         print(f"  {disparity_speed.describe(r)}")
@@ -405,7 +374,7 @@ def main(argv=None) -> int:
         print(f"  note: {n}")
     if args.json:
         write_json(args.json, device, host_info(threads), rows, ratios=rel, notes=notes,
-                   disparity_ratios=[{"backend": r["backend"], "dp_model": r["metrics"]["dp_model"],
+                   render_ratios=render_rel, disparity_ratios=[{"backend": r["backend"], "dp_model": r["metrics"]["dp_model"],
                                       "height": r["height"], "width": r["width"],
                                       "threads": r["metrics"]["threads"], "ratio_p50": r["metrics"]["ratio_p50"],
                                       "ratio_mean": r["metrics"]["ratio_mean"]} for r in disp_rel],

@@ -77,19 +77,24 @@ def _remap_views(rgb: np.ndarray, disparity: np.ndarray, positions: np.ndarray, 
     return out
 
 
-def dibr_views(rgb: np.ndarray, disparity: np.ndarray, positions: np.ndarray, baseline: float = 1.0) -> np.ndarray:
-    """Views [P, H, W, 3] float32: rgb [H, W, 3] float in [0, 1] warped with D [H, W] to (u, v) positions [P, 2].
+def dibr_views(rgb: np.ndarray, disparity: np.ndarray, positions: np.ndarray, baseline: float = 1.0,
+               dtype=np.float32) -> np.ndarray:
+    """Views [P, H, W, 3] in `dtype` (float32 in [0, 1] or uint8): rgb [H, W, 3] (float in [0, 1] or uint8)
+    warped with D [H, W] to (u, v) positions [P, 2].
 
     view(x, y) = rgb(x + b*D*u, y + b*D*v), via kernels.dibr.dibr_warp (occlusion-aware) when present.
     """
+    if rgb.dtype == np.uint8:
+        rgb = rgb.astype(np.float32) / np.float32(255.0)
     rgb = np.ascontiguousarray(rgb, np.float32)
     disparity = np.ascontiguousarray(disparity, np.float32)
     positions = np.asarray(positions, np.float32).reshape(-1, 2)
     try:
         from kernels.dibr import dibr_warp
     except ImportError:
-        return _remap_views(rgb, disparity, positions, baseline)
-    return dibr_warp(rgb, disparity, positions, baseline)
+        views = _remap_views(rgb, disparity, positions, baseline)
+        return to_u8(views) if np.dtype(dtype) == np.uint8 else views
+    return dibr_warp(rgb, disparity, positions, baseline, out_dtype=dtype)
 
 
 def dibr_kernel_name() -> str:
@@ -116,8 +121,9 @@ class SgbmDibr:
     timings (ms) of the last call: disparity, render, total.
     """
 
-    def __init__(self, views: int = 7, baseline: float = 1.0, max_disparity: float = 16.0, upscale: int = 2):
-        self.views, self.baseline = views, baseline
+    def __init__(self, views: int = 7, baseline: float = 1.0, max_disparity: float = 16.0, upscale: int = 2,
+                 dtype=np.float32):
+        self.views, self.baseline, self.dtype = views, baseline, np.dtype(dtype)
         self.max_disparity, self.upscale = max_disparity, upscale
         self.positions = grid_positions(views, 1.0).reshape(-1, 2)
         self.timings: dict[str, float] = {}
@@ -128,7 +134,7 @@ class SgbmDibr:
         t0 = time.perf_counter()
         d = sgbm_disparity(left, right, self.max_disparity, self.upscale)
         t1 = time.perf_counter()
-        views = dibr_views(rgb, d, self.positions, self.baseline)
+        views = dibr_views(rgb, d, self.positions, self.baseline, self.dtype)
         t2 = time.perf_counter()
         self.timings = {"disparity": (t1 - t0) * 1e3, "render": (t2 - t1) * 1e3, "total": (t2 - t0) * 1e3}
         n = self.views

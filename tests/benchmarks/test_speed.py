@@ -28,8 +28,10 @@ def test_speed_baseline_row_and_json_shape(tmp_path):
     from benchmarks import speed
     from benchmarks.common import host_info, write_json
 
+    from benchmarks.classical_speed import bench_sgbm_dibr
+
     frame = synthetic_frame(32, 48)
-    row = speed.bench_sgbm((32, 48), 3, iters=3, warmup=1, frame=frame, max_seconds=5.0)
+    row = bench_sgbm_dibr((32, 48), 3, iters=3, warmup=1, frame=frame, max_seconds=5.0)
     path = tmp_path / "s.json"
     write_json(path, "cpu: test", host_info(1), [row])
     doc = json.loads(path.read_text())
@@ -48,11 +50,48 @@ def test_speed_smoke_with_pipeline():
     rows, notes = speed.run([(48, 64)], ["ort-cpu"], views=3, iters=2, warmup=1, threads=1, baselines=(),
                             log=lambda m: None)
     assert not notes, notes
-    assert [r["name"] for r in rows] == ["dplf", "dplf-layers"]
+    assert [r["name"] for r in rows] == ["dplf", "dplf-layers", "dplf-disparity"]
     for row in rows:
         assert row["kind"] == "dplf" and row["backend"] == "ort-cpu" and row["fps"] > 0
-        assert {"preprocess", "disparity", "render", "total"} <= set(row["stages_ms"])
-        assert row["params"] and row["params"] > 0
+        assert {"preprocess", "disparity", "total"} <= set(row["stages_ms"])
+        assert ("render" in row["stages_ms"]) == (row["views"] > 0)
+        assert row["params"] and row["params"] > 0 and row["metrics"]["dtype"] == "uint8"
+    assert [r["views"] for r in rows] == [3, 3, 0]
+
+
+def test_classical_rows_and_ratios():
+    """sgbm / sgbm-dibr / remap-floor at one size, each with the stages it times, and the ratio rules."""
+    from benchmarks import classical_speed, speed
+
+    frame = synthetic_frame(32, 48)
+    rows = classical_speed.bench_classical((32, 48), 3, iters=3, warmup=1, frame=frame, max_seconds=5.0)
+    assert [r["name"] for r in rows] == ["sgbm", "sgbm-dibr", "remap-floor"]
+    assert [r["views"] for r in rows] == [0, 3, 3]
+    assert set(rows[0]["stages_ms"]) == {"disparity", "total"} and set(rows[2]["stages_ms"]) == {"render", "total"}
+    assert rows[1]["metrics"]["dtype"] == rows[2]["metrics"]["dtype"] == "uint8"
+    fake = lambda name, views, fps, render=None: {  # noqa: E731
+        "name": name, "kind": "dplf", "backend": "ort-cpu", "height": 32, "width": 48, "views": views, "fps": fps,
+        "stages_ms": {"render": {"p50": render}} if render else {}}
+    dplf, disp = fake("dplf", 3, 10.0, render=6.0), fake("dplf-disparity", 0, 40.0)
+    rel = speed.ratios([dplf, disp, *rows])
+    assert {(r["dplf_backend"], r["baseline"]) for r in rel} == {("ort-cpu", "sgbm-dibr"), ("ort-cpu", "remap-floor"),
+                                                                ("ort-cpu", "sgbm")}
+    (vs_sgbm,) = [r for r in rel if r["baseline"] == "sgbm"]
+    assert vs_sgbm["fps_ratio"] == pytest.approx(40.0 / rows[0]["fps"], rel=1e-2)
+    (render,) = classical_speed.render_ratios([dplf, *rows])
+    assert render["ratio"] == pytest.approx(6.0 / rows[2]["stages_ms"]["render"]["p50"], rel=1e-2)
+
+
+def test_sgbm_dibr_uint8_views_are_the_float_views_rounded():
+    from benchmarks.baselines.dibr_baseline import SgbmDibr
+
+    left, right, rgb = synthetic_frame(32, 48)
+    d8, v8 = SgbmDibr(views=3, dtype=np.uint8)(left, right, rgb)
+    d32, v32 = SgbmDibr(views=3)(left, right, rgb)
+    assert v8.dtype == np.uint8 and v32.dtype == np.float32
+    np.testing.assert_array_equal(d8, d32)
+    diff = np.abs(v8.astype(np.int16) - np.clip(np.rint(v32 * 255), 0, 255).astype(np.int16))
+    assert diff.max() <= 1
 
 
 def test_disparity_vs_sgbm_row():

@@ -58,8 +58,8 @@ def _psnr(a, b):
 @pytest.mark.parametrize("renderer", ["dibr", "layers"])
 def test_gpu_pipeline_matches_cpu_pipeline(precision, renderer):
     left, right, rgb = _frame()
-    cpu = Pipeline(backend="ort-cpu", views=5, renderer=renderer)(left, right, rgb).copy()
-    pipe = Pipeline(backend="torch-cuda", precision=precision, views=5, renderer=renderer)
+    cpu = Pipeline(backend="ort-cpu", views=5, renderer=renderer, dtype=np.float32)(left, right, rgb).copy()
+    pipe = Pipeline(backend="torch-cuda", precision=precision, views=5, renderer=renderer, dtype=np.float32)
     for _ in range(3):   # graph replays, reused buffers
         out = pipe(left, right, rgb)
     info = pipe.info()

@@ -20,7 +20,7 @@ def sample():
 
 @pytest.fixture(scope="module")
 def pipe():
-    return Pipeline(backend="ort-cpu", views=3, baseline=1.0, renderer="layers")
+    return Pipeline(backend="ort-cpu", views=3, baseline=1.0, renderer="layers", dtype=np.float32)
 
 
 def _edge_pad(a, h, w):
@@ -64,7 +64,7 @@ def test_uint8_and_uint16_inputs_agree_with_float(sample, pipe):
 
 
 def test_dibr_renderer_centre_view_is_the_rgb(sample):
-    pipe = Pipeline(backend="ort-cpu", views=3, renderer="dibr")
+    pipe = Pipeline(backend="ort-cpu", views=3, renderer="dibr", dtype=np.float32)
     out = pipe(sample.left, sample.right, sample.rgb)
     np.testing.assert_allclose(out.views[1, 1], sample.rgb, atol=1e-5)
 
@@ -105,3 +105,16 @@ def test_runtime_does_not_import_torch():
             "p = Pipeline(backend='ort-cpu', views=2); p(np.random.rand(32, 32).astype('f4'), "
             "np.random.rand(32, 32).astype('f4')); assert 'torch' not in sys.modules, 'torch imported'")
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_views_are_uint8_by_default_and_match_the_float_views(sample):
+    """uint8 is the default view dtype (written directly by the renderer); it is the float views rounded,
+    up to one level where 255 * v lies within float rounding of k + 1/2."""
+    u8 = Pipeline(backend="ort-cpu", views=3)(sample.left, sample.right, sample.rgb).copy()
+    f32 = Pipeline(backend="ort-cpu", views=3, dtype=np.float32)(sample.left, sample.right, sample.rgb)
+    assert u8.views.dtype == np.uint8 and f32.views.dtype == np.float32
+    diff = np.abs(u8.views.astype(np.int16) - np.clip(np.rint(f32.views * 255), 0, 255).astype(np.int16))
+    assert diff.max() <= 1 and np.mean(diff > 0) < 1e-3
+    assert u8.render(grid_positions(3, 1.0).reshape(-1, 2)).dtype == np.uint8
+    again = u8.render(grid_positions(3, 1.0).reshape(-1, 2), dtype=np.float32)
+    np.testing.assert_allclose(again.reshape(f32.views.shape), f32.views, atol=1e-6)
