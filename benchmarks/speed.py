@@ -282,7 +282,7 @@ def ratios(rows: list[dict]) -> list[dict]:
         for b in rows:
             if b["kind"] == "baseline" and (b["height"], b["width"]) == (r["height"], r["width"]) \
                     and (b["views"] == 0) == (r["name"] == "dplf-disparity"):
-                out.append({"dplf_backend": r["backend"], "baseline": b["name"], "height": r["height"],
+                out.append({"dplf": r["name"], "dplf_backend": r["backend"], "baseline": b["name"], "height": r["height"],
                             "width": r["width"], "fps_ratio": round(r["fps"] / b["fps"], 3)})
     return out
 
@@ -362,7 +362,7 @@ def main(argv=None) -> int:
     print_rows(rows, f"dplf speed on {device}, {threads} threads")
     rel = ratios(rows)
     for r in rel:
-        print(f"  {r['width']}x{r['height']} dplf/{r['dplf_backend']} is {r['fps_ratio']:.2f}x the FPS of {r['baseline']}")
+        print(f"  {r['width']}x{r['height']} {r['dplf']}/{r['dplf_backend']} is {r['fps_ratio']:.2f}x the FPS of {r['baseline']}")
     render_rel = classical_speed.render_ratios(rows)
     for r in render_rel:
         print(f"  {r['width']}x{r['height']} {r['name']}/{r['backend']} renders in {r['ratio']:.2f}x the time of "
