@@ -39,9 +39,9 @@ def run_command(
     format: str = typer.Option("png", "--format",
                                help="views as png | jpg (lossy previews, --jpg-quality) | npy | mp4 (a video per "
                                     "view) | mosaic (one video tiling the grid)"),
-    png_level: int = typer.Option(1, "--png-level", help="PNG compression 0-9: 0 stores, 1 (default) is the "
-                                  "fastest (Huffman only), 2-9 are zlib levels (6: a few % smaller, ~5x slower); "
-                                  "the pixels are the same"),
+    png_level: int = typer.Option(1, "--png-level", help="PNG compression 0-9, same pixels at every level: 0 "
+                                  "stores, 1 (default) is Huffman-only coding (the fastest), 2-9 are zlib levels "
+                                  "(slower; smaller only where LZ77 matching pays)"),
     jpg_quality: int = typer.Option(90, "--jpg-quality", help="--format jpg: JPEG quality 1-100"),
     writers: int = typer.Option(None, "--writers", help="threads that encode and write the files (default: one "
                                 "per CPU core, at most 4; 0 = on the main thread)"),

@@ -1,6 +1,8 @@
 """OutputWriter with writer threads (engine/io/write_pool.py): the same files as the sequential writer, bounded
 frames in flight, writes finished on close, a failed write stops cleanly; png levels and jpg."""
+import errno
 import json
+import os
 import threading
 import time
 
@@ -103,8 +105,8 @@ def test_bad_settings_are_one_line_and_write_nothing(tmp_path, kw, needle):
 class SlowEncoder:
     """encode(path, image) that takes `delay` s per image and records how many frames are being encoded at once."""
 
-    def __init__(self, delay=0.01, fail_on=None, error=OSError(5, "Input/output error")):
-        self.delay, self.fail_on, self.error = delay, fail_on, error
+    def __init__(self, delay=0.01, fail_on=None):
+        self.delay, self.fail_on = delay, fail_on
         self.lock, self.active, self.most = threading.Lock(), {}, 0
 
     def __call__(self, path, image):
@@ -115,7 +117,7 @@ class SlowEncoder:
         try:
             time.sleep(self.delay)
             if self.fail_on is not None and frame == f"{self.fail_on:06d}":
-                raise self.error
+                raise OSError(errno.EIO, os.strerror(errno.EIO))
             return encode_image(path, image)
         finally:
             with self.lock:
