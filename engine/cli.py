@@ -37,7 +37,14 @@ def run_command(
     backend: str = typer.Option("auto", help="auto | trt | ort-cuda | torch-cuda | ort-cpu"),
     precision: str = typer.Option("auto", help="auto | fp32 | fp16"),
     format: str = typer.Option("png", "--format",
-                               help="views as png | npy | mp4 (a video per view) | mosaic (one video tiling the grid)"),
+                               help="views as png | jpg (lossy previews, --jpg-quality) | npy | mp4 (a video per "
+                                    "view) | mosaic (one video tiling the grid)"),
+    png_level: int = typer.Option(1, "--png-level", help="PNG compression 0-9, same pixels at every level: 0 "
+                                  "stores, 1 (default) is Huffman-only coding (the fastest), 2-9 are zlib levels "
+                                  "(slower; smaller only where LZ77 matching pays)"),
+    jpg_quality: int = typer.Option(90, "--jpg-quality", help="--format jpg: JPEG quality 1-100"),
+    writers: int = typer.Option(None, "--writers", help="threads that encode and write the files (default: one "
+                                "per CPU core, at most 4; 0 = on the main thread)"),
     frames: int = typer.Option(None, help="process at most this many frames"),
     start: int = typer.Option(0, help="first frame index"),
     no_views: bool = typer.Option(False, "--no-views", help="disparity only: no views are rendered or written"),
@@ -61,7 +68,7 @@ def run_command(
     try:
         if views < 1 and not no_views:
             raise UserError(f"--views must be >= 1, got {views}; for disparity only pass --no-views")
-        extra = _optional_args(run, depth=depth, mosaic_max_size=mosaic_max_size)
+        extra = _optional_args(run, depth=depth, mosaic_max_size=mosaic_max_size, writers=writers)
         if depth is not None:
             from .depth import load_calibration
 
@@ -69,7 +76,8 @@ def run_command(
         summary = run(input=input, out=out, views=0 if no_views else views, baseline=baseline, backend=backend,
                       precision=precision, view_format=format, frames=frames, start=start, max_size=max_size,
                       renderer=renderer, preview=preview, on_error=on_error, threads=threads,
-                      overwrite=overwrite, dp_model=dp_model, **extra)
+                      overwrite=overwrite, dp_model=dp_model, png_level=png_level, jpg_quality=jpg_quality,
+                      **extra)
     except KeyboardInterrupt:
         fail("dplf-run", f"interrupted; frames written so far are complete and listed in {out / 'manifest.json'}",
              130)

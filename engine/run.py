@@ -1,6 +1,7 @@
 """`dplf-run` as a function: source -> Pipeline.stream -> OutputWriter, with timing statistics."""
 from __future__ import annotations
 
+import os
 import sys
 import time
 from pathlib import Path
@@ -9,13 +10,26 @@ import numpy as np
 
 from .conventions import grid_positions
 from .errors import one_line
-from .io.outputs import VIEW_FORMATS, OutputWriter, clear_run, used_output
+from .io.outputs import (
+    JPG_QUALITY,
+    PNG_LEVEL,
+    VIEW_FORMATS,
+    OutputWriter,
+    check_encoding,
+    clear_run,
+    used_output,
+)
 from .latency import stage_summaries
 from .pipeline import Pipeline
 from .validation import MIN_SIDE, check_baseline
 
 STAGES = ("preprocess", "disparity", "lf", "render", "total")
 POSITION_DECIMALS = 6   # manifest positions: float32 grid values rounded, not their float32 noise
+
+
+def default_writers() -> int:
+    """Writer threads dplf-run uses by default: one per CPU core, at most 4."""
+    return max(1, min(4, os.cpu_count() or 1))
 
 
 def manifest_positions(views: int, baseline: float) -> list[list[float]]:
@@ -41,11 +55,29 @@ def _write_failure(exc: OSError, out: Path, index: int | None, done: int) -> OSE
     return err
 
 
+def _fps(frames: int, seconds: float) -> float:
+    return round(frames / seconds, 3) if seconds > 0 else 0.0
+
+
+def _failed_write(writer: OutputWriter, exc: OSError, out: Path, index: int) -> OSError:
+    """The one-line error for a write that failed: `exc` from the writer thread's frame (writer.failed_frame), or
+    from this thread before frame `index` was queued, once the earlier frames in flight are finished."""
+    if writer.failed_frame is None:
+        try:
+            writer.flush()
+        except OSError as earlier:   # an earlier frame failed as well: that one is the first failure
+            exc = earlier
+    frame = writer.failed_frame if writer.failed_frame is not None else index
+    return _write_failure(exc, out, frame, writer.manifest["frames"])
+
+
 def run(input: Path, out: Path, views: int = 7, baseline: float = 1.0, backend: str = "auto",
         precision: str = "auto", view_format: str = "png", frames: int | None = None, start: int = 0,
         max_size: int | None = None, renderer: str = "dibr", preview: bool = False, on_error: str = "stop",
         threads: int | None = None, progress: bool | None = None, depth=None,
-        mosaic_max_size: int | None = None, overwrite: bool = False, dp_model: str | None = None) -> str:
+        mosaic_max_size: int | None = None, overwrite: bool = False, dp_model: str | None = None,
+        png_level: int = PNG_LEVEL, jpg_quality: int = JPG_QUALITY, writers: int | None = None,
+        encode=None) -> str:
     """Process `input` into `out` (docs/outputs.md). Returns the summary line.
 
     Bad input or environment raises ValueError / OSError (RuntimeError for an unavailable backend) with one
@@ -56,6 +88,9 @@ def run(input: Path, out: Path, views: int = 7, baseline: float = 1.0, backend: 
     views 0 = disparity only (`--no-views`). A used `out` (a previous run, or any other files) is refused unless
     `overwrite`, which deletes the previous run's files (and only those) once the input and backend are known
     to work, just before the first write. `dp_model` picks the DP student by name (default: the bundled default).
+    `writers` threads encode and write the files (default `default_writers()`; 0 = on this thread), with
+    `png_level` (0-9) for PNGs and `jpg_quality` (1-100) for `view_format` "jpg"; `encode(path, image) -> bytes`
+    replaces the image encoder (a hook for tests).
     """
     from .io.sources import open_source
 
@@ -72,6 +107,11 @@ def run(input: Path, out: Path, views: int = 7, baseline: float = 1.0, backend: 
     check_baseline(baseline)
     if threads is not None and threads < 1:
         raise ValueError(f"--threads must be >= 1, got {threads}")
+    check_encoding(png_level, jpg_quality)
+    if writers is None:
+        writers = default_writers()
+    if isinstance(writers, bool) or not isinstance(writers, (int, np.integer)) or writers < 0:
+        raise ValueError(f"--writers must be an integer >= 0 (0 = write on the main thread), got {writers!r}")
     from .io.video import parse_camera
 
     out = Path(out)
@@ -90,14 +130,16 @@ def run(input: Path, out: Path, views: int = 7, baseline: float = 1.0, backend: 
     source = open_source(input, max_size=max_size, start=start, frames=frames, skip_bad=on_error == "skip")
     try:
         return _run(source, input, out, views, baseline, backend, precision, view_format, start, renderer,
-                    preview, on_error, threads, progress, depth, mosaic_max_size, overwrite, dp_model)
+                    preview, on_error, threads, progress, depth, mosaic_max_size, overwrite, dp_model,
+                    {"png_level": png_level, "jpg_quality": jpg_quality, "workers": int(writers), "encode": encode})
     finally:
         if hasattr(source, "close"):
             source.close()
 
 
 def _run(source, input: Path, out: Path, views, baseline, backend, precision, view_format, start, renderer,
-         preview, on_error, threads, progress, depth, mosaic_max_size, overwrite, dp_model=None) -> str:
+         preview, on_error, threads, progress, depth, mosaic_max_size, overwrite, dp_model=None,
+         writer_options: dict | None = None) -> str:
     from .io.dpfile import DPFormatError
 
     h, w = getattr(source, "height", None), getattr(source, "width", None)
@@ -124,7 +166,8 @@ def _run(source, input: Path, out: Path, views, baseline, backend, precision, vi
     extra = {k: v for k, v in (("depth", depth), ("mosaic_max_size", mosaic_max_size)) if v is not None}
     if overwrite:
         clear_run(out)
-    writer = OutputWriter(out, view_format, manifest, preview=preview, fps=manifest["fps"], **extra)
+    writer = OutputWriter(out, view_format, manifest, preview=preview, fps=manifest["fps"], **extra,
+                          **(writer_options or {}))
     samples: dict[str, list[float]] = {s: [] for s in STAGES}
     skipped: list[int] = []
     total = len(source) if hasattr(source, "__len__") else None
@@ -139,24 +182,32 @@ def _run(source, input: Path, out: Path, views, baseline, backend, precision, vi
         skipped.append(int(index))
         print(f"dplf-run: warning: frame {index} skipped: {one_line(exc)}", file=sys.stderr)
 
+    pipeline_s = 0.0   # time spent waiting for the pipeline's frames (the rest: queueing the writes)
     try:
+        tick = time.perf_counter()
         for out_frame in pipe.stream(source, on_error=on_error, on_skip=skip):
-            if writer.manifest["frames"] == 0:
+            pipeline_s += time.perf_counter() - tick
+            if writer.manifest["frames"] == 0 and "height" not in writer.manifest:
                 writer.manifest.update(height=int(out_frame.disparity.shape[0]),
                                        width=int(out_frame.disparity.shape[1]))
             try:
                 writer.write(out_frame.index, out_frame.disparity, out_frame.views)
             except OSError as exc:
-                raise _write_failure(exc, out, out_frame.index, writer.manifest["frames"]) from exc
+                raise _failed_write(writer, exc, out, out_frame.index) from exc
             for k, v in out_frame.timings.items():
                 samples.setdefault(k, []).append(v)
             bar.update(1)
+            tick = time.perf_counter()
         status = "complete"
     except KeyboardInterrupt as exc:
         status, failure = "interrupted", exc
         raise
     except DPFormatError as exc:   # a damaged .dp frame (on_error="stop"): say what is kept and how to go on
         failure = exc
+        try:
+            writer.flush()   # the frames before it that are still being written
+        except OSError as wexc:   # an earlier frame could not be written: that is the first failure
+            raise _write_failure(wexc, out, writer.failed_frame, writer.manifest["frames"]) from wexc
         done = writer.manifest["frames"]
         raise DPFormatError(f"{one_line(exc)}; {done} frame{'s' if done != 1 else ''} before it written to {out} "
                             f"(--on-error skip goes past bad frames)", exc.frame, exc.offset) from exc
@@ -165,23 +216,35 @@ def _run(source, input: Path, out: Path, views, baseline, backend, precision, vi
         raise
     finally:
         bar.close()
+        late: BaseException | None = None   # a write that failed (or Ctrl-C) while the last frames were written
+        try:
+            writer.flush()
+        except BaseException as exc:  # noqa: BLE001 - raised below unless an earlier error is on its way
+            late = exc
+            if status == "complete":
+                status = "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
         wall = time.perf_counter() - t0
         done = writer.manifest["frames"]
-        timing = {"fps": round(done / wall, 3) if wall > 0 else 0.0, "wall_s": round(wall, 3),
-                  "latency_ms": stage_summaries(samples)}
+        write_s = writer.write_seconds
+        timing = {"fps": _fps(done, wall), "wall_s": round(wall, 3),
+                  "pipeline_fps": _fps(done, pipeline_s), "pipeline_s": round(pipeline_s, 3),
+                  "writer_fps": _fps(done, write_s), "writer_s": round(write_s, 3),
+                  "writer_threads": writer.pool.workers, "latency_ms": stage_summaries(samples)}
         try:
             writer.close(status=status, timing=timing, skipped=skipped)
         except OSError as exc:
-            if failure is None:   # the frames are written; only the final manifest/video could not be
-                raise _write_failure(exc, out, None, done) from exc
-            # already failing (e.g. the disk is full): keep the first error; the manifest on disk is the one
-            # written after the last complete frame, still valid
+            late = late or exc
+        if late is not None and failure is None:   # otherwise keep the first error: the manifest on disk is the
+            if isinstance(late, OSError):        # one written after the last complete frame, still valid
+                raise _write_failure(late, out, writer.failed_frame, done) from late
+            raise late
     if done == 0:
         raise ValueError(f"input {input} produced no frames (start={start}); check --start/--frames")
     p50 = timing["latency_ms"].get("total", {}).get("p50", float("nan"))
     h, w = writer.manifest["height"], writer.manifest["width"]
     grid = f"{n}x{n} views" if n else "disparity only"
-    return (f"dplf-run: {done} frames ({w}x{h}, {grid}) -> {out} in {wall:.1f}s: {timing['fps']:.1f} fps, "
-            f"p50 {p50:.1f} ms/frame on {info['backend']}/{info['precision']}"
+    return (f"dplf-run: {done} frames ({w}x{h}, {grid}) -> {out} in {wall:.1f}s: pipeline "
+            f"{timing['pipeline_fps']:.1f} fps, writer {timing['writer_fps']:.1f} fps, overall {timing['fps']:.1f} "
+            f"fps, p50 {p50:.1f} ms/frame on {info['backend']}/{info['precision']}"
             + (f"; {len(skipped)} bad frames skipped" if skipped else ""))
 

@@ -1,8 +1,8 @@
 """A `dplf-run` output folder read back (`RunFolder`), and its layout: the names a run writes.
 
 Layout (docs/outputs.md): manifest.json ("format": MANIFEST_FORMAT), disparity/NNNNNN.pfm, views/ (png: a folder
-per frame of v{row:02d}_u{col:02d}.png; npy: NNNNNN.npy; mp4: a video per view; mosaic: views/mosaic.mp4),
-depth/ (with --depth). RUN_ENTRIES are these top-level names: what `--overwrite` replaces.
+per frame of v{row:02d}_u{col:02d}.png, or .jpg with --format jpg; npy: NNNNNN.npy; mp4: a video per view; mosaic:
+views/mosaic.mp4), depth/ (with --depth). RUN_ENTRIES are these top-level names: what `--overwrite` replaces.
 """
 from __future__ import annotations
 
@@ -87,10 +87,10 @@ class RunFolder:
             return np.load(views_dir / f"{name}.npy")
         h, w = int(self.manifest["height"]), int(self.manifest["width"])
         out = np.empty((V, U, h, w, 3), np.uint8)
-        if self.view_format == "png":
+        if self.view_format in ("png", "jpg"):   # jpg is lossy (quality in the manifest)
             for r in range(V):
                 for c in range(U):
-                    out[r, c] = _imread(views_dir / name / f"{view_name(r, c)}.png")[..., ::-1]
+                    out[r, c] = _imread(views_dir / name / f"{view_name(r, c)}.{self.view_format}")[..., ::-1]
             return out
         k = self.frames.index(frame)
         if self.view_format == "mp4":

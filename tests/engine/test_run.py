@@ -2,6 +2,7 @@
 folders, help and errors that cite no internal design documents."""
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -143,3 +144,65 @@ def test_dp_model_picks_the_student_and_an_unknown_one_is_one_line(clip, tmp_pat
     _one_error_line(_cli("--input", clip, "--out", tmp_path / "bad", "--no-views", "--backend", "ort-cpu",
                          "--dp-model", "dp-nope"), "dp-nope")
     assert not (tmp_path / "bad" / "manifest.json").exists()
+
+
+# -- writer threads, jpg, the summary line ---------------------------------------------------------------------
+def test_jpg_views_are_close_to_png_and_the_summary_reports_both_rates(clip, tmp_path):
+    from engine.io.run_folder import RunFolder
+
+    res = {}
+    for fmt in ("png", "jpg"):
+        res[fmt] = _cli("--input", clip, "--out", tmp_path / fmt, "--views", 3, "--backend", "ort-cpu", "--format", fmt)
+        assert res[fmt].returncode == 0, res[fmt].stderr
+    line = res["jpg"].stdout.strip().splitlines()[-1]
+    assert re.search(r"pipeline \d+\.\d fps, writer \d+\.\d fps, overall \d+\.\d fps", line), line
+    man = json.loads((tmp_path / "jpg" / "manifest.json").read_text())
+    assert man["view_format"] == "jpg" and man["jpg_quality"] == 90 and "png_level" not in man
+    assert json.loads((tmp_path / "png" / "manifest.json").read_text())["png_level"] == 1
+    timing = man["timing"]
+    assert timing["pipeline_fps"] > 0 and timing["writer_fps"] > 0 and timing["writer_threads"] >= 1
+    assert timing["fps"] <= timing["pipeline_fps"] + 1e-6
+    assert sorted(p.name for p in (tmp_path / "jpg" / "views" / "000001").iterdir())[-1] == "v02_u02.jpg"
+    png, jpg = RunFolder(tmp_path / "png"), RunFolder(tmp_path / "jpg")
+    for f in range(FRAMES):
+        a, b = png.views(f).astype(np.float64), jpg.views(f).astype(np.float64)
+        assert 10 * np.log10(255 ** 2 / np.mean((a - b) ** 2)) > 35, f
+
+
+FAIL_FRAME_1 = """
+import errno, functools, os, sys
+import engine.run
+from engine.io.outputs import encode_image
+def encode(path, image):   # the disk fails while frame 1 is written (an I/O error, not a full disk)
+    if "000001" in str(path):
+        raise OSError(errno.EIO, os.strerror(errno.EIO))
+    return encode_image(path, image)
+engine.run.run = functools.partial(engine.run.run, encode=encode)
+sys.argv[0] = "dplf-run"
+from engine.cli import run_main
+run_main()
+"""
+
+
+@pytest.mark.parametrize("writers", ["0", "2"])
+def test_a_write_error_in_a_writer_thread_is_one_line_and_earlier_frames_stay(clip, tmp_path, writers):
+    from engine.io.run_folder import RunFolder
+
+    out = tmp_path / "out"
+    args = ["--input", clip, "--out", out, "--views", 2, "--backend", "ort-cpu", "--writers", writers]
+    res = subprocess.run([sys.executable, "-c", FAIL_FRAME_1, *map(str, args)], capture_output=True, text=True,
+                         env={**os.environ, "CI": "1"})
+    _one_error_line(res, f"cannot write frame 1 to {out}: Input/output error", "1 frame already written is complete")
+    man = json.loads((out / "manifest.json").read_text())
+    assert man["status"] == "failed" and man["frame_indices"] == [0]
+    assert sorted(p.name for p in (out / "views").iterdir()) == ["000000"]
+    assert sorted(p.name for p in (out / "disparity").iterdir()) == ["000000.pfm"]
+    assert RunFolder(out).views(0).shape == (2, 2, H, W, 3)
+
+
+@pytest.mark.parametrize("args, needle", [(["--png-level", "10"], "--png-level must be an integer from 0"),
+                                          (["--format", "jpg", "--jpg-quality", "0"], "--jpg-quality"),
+                                          (["--writers", "-1"], "--writers must be")])
+def test_writer_options_out_of_range_are_one_line(clip, tmp_path, args, needle):
+    _one_error_line(_cli("--input", clip, "--out", tmp_path / "o", "--backend", "ort-cpu", *args), needle)
+    assert not (tmp_path / "o").exists()
