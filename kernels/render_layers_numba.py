@@ -63,24 +63,38 @@ def _fma(typingctx, a, b, c):
 
 
 @njit(cache=_CACHE, inline="always")
-def _hrow(src, i, f, a, lo, hi, dst):
-    """dst[x] = src sampled at x + (i + f), linear, border clamp; [lo, hi) have both taps inside."""
-    W = dst.shape[0]
-    e0 = src[0]
-    for x in range(lo):
-        dst[x] = e0
+def _hpass(src, rmin, nrows, i, f, a, lo, hi, W, dst):
+    """dst[row * W + x] = row rmin + row of src [H*W] sampled at x + (i + f), linear, border clamp.
+
+    One flat loop over all the rows (columns [lo, hi) of a row have both taps inside that row; the others read
+    across a row end and are overwritten with the row's edge pixel afterwards), so the per-row overhead is only
+    the edge fix-up."""
+    n = nrows * W
+    base = rmin * W + i          # flat index of dst[0]'s first tap
+    k0 = max(0, -base)
     if f == 0:
-        for x in range(lo, hi):
-            dst[x] = src[x + i]
+        k1 = min(n, src.shape[0] - base)
+        s0 = src[base + k0:base + k1]
+        d = dst[k0:k1]
+        for k in range(k1 - k0):
+            d[k] = s0[k]
     else:
-        s0 = src[lo + i:hi + i]
-        s1 = src[lo + i + 1:hi + i + 1]
-        d = dst[lo:hi]
-        for x in range(hi - lo):
-            d[x] = _fma(s0[x], a, s1[x] * f)
-    e1 = src[W - 1]
-    for x in range(hi, W):
-        dst[x] = e1
+        k1 = min(n, src.shape[0] - 1 - base)
+        s0 = src[base + k0:base + k1]
+        s1 = src[base + k0 + 1:base + k1 + 1]
+        d = dst[k0:k1]
+        for k in range(k1 - k0):
+            d[k] = _fma(s0[k], a, s1[k] * f)
+    if lo > 0 or hi < W:
+        for row in range(nrows):
+            srow = (rmin + row) * W
+            drow = row * W
+            e0 = src[srow]
+            e1 = src[srow + W - 1]
+            for x in range(lo):
+                dst[drow + x] = e0
+            for x in range(hi, W):
+                dst[drow + x] = e1
 
 
 @njit(cache=_CACHE, inline="always")
@@ -94,122 +108,153 @@ def _row(y, i, lo, hi, H):
 
 
 @njit(cache=_CACHE, inline="always")
-def _vtaps(hbuf, rstart, p, l, y, iy, fy, ay, loy, hiy, H):
-    """Rows of layer l's horizontal pass that output row y of view p lerps, and their weights (1 - f, f).
+def _vrun(hbuf, o0, o1, wa, wf, n, dst, prod, L):
+    """dst[k] += prod_l lerp(hbuf[l, o0[l] + k], hbuf[l, o1[l] + k]; wa[l], wf[l]) for k < n, in the numpy path's
+    order: L = 1: dst + v0; else fma(v0 * v1 * ... * v_{L-2}, v_{L-1}, dst). The lerp is fma(a, 1 - f, b * f);
+    a copy is the lerp of a row with itself with weights (1, 0): fma(h, 1, h * 0) == h for finite h (-0 aside)."""
+    h0 = hbuf[0, o0[0]:o0[0] + n]
+    h1 = hbuf[0, o1[0]:o1[0] + n]
+    a0 = wa[0]
+    f0 = wf[0]
+    if L == 1:
+        for k in range(n):
+            dst[k] = dst[k] + _fma(h0[k], a0, h1[k] * f0)
+        return
+    k0 = hbuf[1, o0[1]:o0[1] + n]
+    k1 = hbuf[1, o1[1]:o1[1] + n]
+    a1 = wa[1]
+    f1 = wf[1]
+    if L == 2:
+        for k in range(n):
+            dst[k] = _fma(_fma(h0[k], a0, h1[k] * f0), _fma(k0[k], a1, k1[k] * f1), dst[k])
+        return
+    m0 = hbuf[L - 1, o0[L - 1]:o0[L - 1] + n]
+    m1 = hbuf[L - 1, o1[L - 1]:o1[L - 1] + n]
+    a2 = wa[L - 1]
+    f2 = wf[L - 1]
+    if L == 3:
+        for k in range(n):
+            dst[k] = _fma(_fma(h0[k], a0, h1[k] * f0) * _fma(k0[k], a1, k1[k] * f1), _fma(m0[k], a2, m1[k] * f2),
+                          dst[k])
+        return
+    for k in range(n):
+        prod[k] = _fma(h0[k], a0, h1[k] * f0) * _fma(k0[k], a1, k1[k] * f1)
+    for l in range(2, L - 1):
+        n0 = hbuf[l, o0[l]:o0[l] + n]
+        n1 = hbuf[l, o1[l]:o1[l] + n]
+        al = wa[l]
+        fl = wf[l]
+        for k in range(n):
+            prod[k] = prod[k] * _fma(n0[k], al, n1[k] * fl)
+    for k in range(n):
+        dst[k] = _fma(prod[k], _fma(m0[k], a2, m1[k] * f2), dst[k])
 
-    A copy (edge rows, f == 0) is returned as the lerp of a row with itself with weights (1, 0):
-    fma(h, 1, h * 0) == h for every finite h (-0 aside)."""
+
+@njit(cache=_CACHE, inline="always")
+def _taps(p, l, y, iy, fy, ay, loy, hiy, H, W, rstart, o0, o1, wa, wf):
+    """Offsets into hbuf[l] of the two rows output row y of view p lerps, and the weights (edge rows and f == 0
+    rows: one row with weights (1, 0))."""
     one = np.float32(1.0)
     zero = np.float32(0.0)
     if y < loy[p, l]:
-        h = hbuf[l, 0 - rstart[l]]
-        return h, h, one, zero
-    if y >= hiy[p, l]:
-        h = hbuf[l, H - 1 - rstart[l]]
-        return h, h, one, zero
-    s = y + iy[p, l] - rstart[l]
-    if fy[p, l] == 0:
-        return hbuf[l, s], hbuf[l, s], one, zero
-    return hbuf[l, s], hbuf[l, s + 1], ay[p, l], fy[p, l]
+        o0[l] = (0 - rstart[l]) * W
+        o1[l] = o0[l]
+        wa[l], wf[l] = one, zero
+    elif y >= hiy[p, l]:
+        o0[l] = (H - 1 - rstart[l]) * W
+        o1[l] = o0[l]
+        wa[l], wf[l] = one, zero
+    else:
+        o0[l] = (y + iy[p, l] - rstart[l]) * W
+        if fy[p, l] != 0:
+            o1[l] = o0[l] + W
+            wa[l], wf[l] = ay[p, l], fy[p, l]
+        else:
+            o1[l] = o0[l]
+            wa[l], wf[l] = one, zero
 
 
 @njit(cache=_CACHE)
 def _band(layers, ix, fx, ax, lox, hix, iy, fy, ay, loy, hiy, group_views, group_start, y0, y1, out, hbuf, prod,
-          acc, rstart, kind, scale):
-    """Render output rows [y0, y1) of every view into out.
+          acc, rstart, o0, o1, wa, wf, kind, scale):
+    """Render output rows [y0, y1) of every view into out.  layers [L, R, C, H*W].
 
-    hbuf [L, rows, W], prod [W], acc [P, band, W], rstart [L] are this worker's scratch."""
-    L, R, C, H, W = layers.shape
-    P = out.shape[0]
+    hbuf [L, rows*W], prod [band*W], acc [P, band*W], rstart/o0/o1/wa/wf [L] are this worker's scratch."""
+    L, R, C = layers.shape[0], layers.shape[1], layers.shape[2]
+    P, H, W = out.shape[0], out.shape[1], out.shape[2]
     nb = y1 - y0
     zero = np.float32(0.0)
     for c in range(C):
         for p in range(P):
-            for yy in range(nb):
-                for x in range(W):
-                    acc[p, yy, x] = zero
+            for k in range(nb * W):
+                acc[p, k] = zero
         for r in range(R):
             # the layer rows of (r, c) this band reads stay in cache while every group uses them
             for gi in range(group_start.shape[0] - 1):
                 views = group_views[group_start[gi]:group_start[gi + 1]]
-                G = views.shape[0]
                 p0 = views[0]
                 # horizontal pass: the layer rows [rmin, rmax] any view of the group reads for rows [y0, y1)
                 for l in range(L):
                     rmin = H - 1
                     rmax = 0
-                    for g in range(G):
+                    for g in range(views.shape[0]):
                         p = views[g]
                         rmin = min(rmin, _row(y0, iy[p, l], loy[p, l], hiy[p, l], H))
                         rmax = max(rmax, _row(y1 - 1, iy[p, l], loy[p, l], hiy[p, l], H) + (fy[p, l] != 0))
                     rmax = min(rmax, H - 1)
-                    for s in range(rmin, rmax + 1):
-                        _hrow(layers[l, r, c, s], ix[p0, l], fx[p0, l], ax[p0, l], lox[p0, l], hix[p0, l],
-                              hbuf[l, s - rmin])
+                    _hpass(layers[l, r, c], rmin, rmax - rmin + 1, ix[p0, l], fx[p0, l], ax[p0, l], lox[p0, l],
+                           hix[p0, l], W, hbuf[l])
                     rstart[l] = rmin
-                # vertical pass fused with the product over l and the sum over r
-                for yy in range(nb):
-                    y = y0 + yy
-                    for g in range(G):
-                        p = views[g]
-                        _vrow(hbuf, rstart, p, y, iy, fy, ay, loy, hiy, H, L, W, prod, acc[p, yy])
-        # scale and write channel c of the band
+                # vertical pass fused with the product over l and the sum over r: the rows where every layer
+                # reads inside the image in one flat run, the others row by row
+                for g in range(views.shape[0]):
+                    p = views[g]
+                    ya = y0
+                    yb = y1
+                    for l in range(L):
+                        ya = max(ya, loy[p, l])
+                        yb = min(yb, hiy[p, l])
+                    if ya < yb:
+                        for l in range(L):
+                            _taps(p, l, ya, iy, fy, ay, loy, hiy, H, W, rstart, o0, o1, wa, wf)
+                        _vrun(hbuf, o0, o1, wa, wf, (yb - ya) * W, acc[p, (ya - y0) * W:(yb - y0) * W], prod, L)
+                    for y in range(y0, y1):
+                        if ya <= y < yb:
+                            continue
+                        for l in range(L):
+                            _taps(p, l, y, iy, fy, ay, loy, hiy, H, W, rstart, o0, o1, wa, wf)
+                        _vrun(hbuf, o0, o1, wa, wf, W, acc[p, (y - y0) * W:(y - y0 + 1) * W], prod, L)
+        # scale and write channel c of the band: rounded in a vectorised loop over the band (in place in acc,
+        # as float32: exact for integers up to 255), then one strided copy into out
+        top = np.float32(255.0)
         for p in range(P):
-            o = out[p]
+            ap = acc[p, :nb * W]
+            if kind == OUT_U8:
+                for k in range(nb * W):
+                    ap[k] = min(np.rint(max(ap[k], zero) * scale), top)
+            else:
+                for k in range(nb * W):
+                    ap[k] = ap[k] * scale
             for yy in range(nb):
-                arow = acc[p, yy]
-                orow = o[y0 + yy]
-                if kind == OUT_U8:
-                    for x in range(W):
-                        v = np.rint(max(arow[x], zero) * scale)
-                        orow[x, c] = np.uint8(min(v, np.float32(255.0)))
-                else:
-                    for x in range(W):
-                        orow[x, c] = arow[x] * scale
-
-
-@njit(cache=_CACHE, inline="always")
-def _vrow(hbuf, rstart, p, y, iy, fy, ay, loy, hiy, H, L, W, prod, arow):
-    """arow += prod_l (vertical lerp of layer l's horizontal pass for output row y of view p), in the numpy
-    path's order: L = 1: arow + v0; else fma(v0 * v1 * ... * v_{L-2}, v_{L-1}, arow)."""
-    h0, h1, a0, f0 = _vtaps(hbuf, rstart, p, 0, y, iy, fy, ay, loy, hiy, H)
-    if L == 1:
-        for x in range(W):
-            arow[x] = arow[x] + _fma(h0[x], a0, h1[x] * f0)
-        return
-    k0, k1, a1, f1 = _vtaps(hbuf, rstart, p, 1, y, iy, fy, ay, loy, hiy, H)
-    if L == 2:
-        for x in range(W):
-            arow[x] = _fma(_fma(h0[x], a0, h1[x] * f0), _fma(k0[x], a1, k1[x] * f1), arow[x])
-        return
-    m0, m1, a2, f2 = _vtaps(hbuf, rstart, p, L - 1, y, iy, fy, ay, loy, hiy, H)
-    if L == 3:
-        for x in range(W):
-            arow[x] = _fma(_fma(h0[x], a0, h1[x] * f0) * _fma(k0[x], a1, k1[x] * f1),
-                           _fma(m0[x], a2, m1[x] * f2), arow[x])
-        return
-    for x in range(W):
-        prod[x] = _fma(h0[x], a0, h1[x] * f0) * _fma(k0[x], a1, k1[x] * f1)
-    for l in range(2, L - 1):
-        n0, n1, al, fl = _vtaps(hbuf, rstart, p, l, y, iy, fy, ay, loy, hiy, H)
-        for x in range(W):
-            prod[x] = prod[x] * _fma(n0[x], al, n1[x] * fl)
-    for x in range(W):
-        arow[x] = _fma(prod[x], _fma(m0[x], a2, m1[x] * f2), arow[x])
+                arow = acc[p, yy * W:(yy + 1) * W]
+                orow = out[p, y0 + yy]
+                for x in range(W):
+                    orow[x, c] = arow[x]
 
 
 @njit(cache=_CACHE, parallel=True)
 def _render_all(layers, ix, fx, ax, lox, hix, iy, fy, ay, loy, hiy, group_views, group_start, band, out, hbuf,
-                prod, acc, rstart, kind, scale):
+                prod, acc, rstart, o0, o1, wa, wf, kind, scale):
     """Row bands b = k, k + n, ... on worker k of n = hbuf.shape[0]."""
     n = hbuf.shape[0]
-    H = layers.shape[3]
+    H = out.shape[1]
     n_bands = (H + band - 1) // band
     for k in prange(n):
         for bi in range(k, n_bands, n):
             y0 = bi * band
             _band(layers, ix, fx, ax, lox, hix, iy, fy, ay, loy, hiy, group_views, group_start, y0,
-                  min(y0 + band, H), out, hbuf[k], prod[k], acc[k], rstart[k], kind, scale)
+                  min(y0 + band, H), out, hbuf[k], prod[k], acc[k], rstart[k], o0[k], o1[k], wa[k], wf[k], kind,
+                  scale)
 
 
 def shift_table(shifts: np.ndarray, n: int):
@@ -248,10 +293,11 @@ def render(layers: np.ndarray, shifts: np.ndarray, out: np.ndarray, threads: int
     # rows of one layer a group reads for one band: the band, the spread of its views' offsets, one more tap
     spread = int((iy.max(axis=0) - iy.min(axis=0)).max()) if P else 0
     rows = min(H, band + spread + 2)
-    hbuf = np.empty((n, L, rows, W), np.float32)
-    prod = np.empty((n, W), np.float32)
-    rstart = np.empty((n, L), np.int64)
-    acc = np.empty((n, P, band, W), np.float32)
+    hbuf = np.empty((n, L, rows * W), np.float32)
+    prod = np.empty((n, band * W), np.float32)
+    rstart, o0, o1 = (np.empty((n, L), np.int64) for _ in range(3))
+    wa, wf = np.empty((n, L), np.float32), np.empty((n, L), np.float32)
+    acc = np.empty((n, P, band * W), np.float32)
     if out.dtype == np.uint8:
         kind, scale = OUT_U8, np.float32(255.0 / R)
     else:
@@ -261,8 +307,8 @@ def render(layers: np.ndarray, shifts: np.ndarray, out: np.ndarray, threads: int
     else:
         target = out
     with _LAUNCH:
-        _render_all(layers, ix, fx, ax, lox, hix, iy, fy, ay, loy, hiy, group_views, group_start, band, target,
-                    hbuf, prod, acc, rstart, kind, scale)
+        _render_all(layers.reshape(L, R, C, H * W), ix, fx, ax, lox, hix, iy, fy, ay, loy, hiy, group_views,
+                    group_start, band, target, hbuf, prod, acc, rstart, o0, o1, wa, wf, kind, scale)
     if kind == OUT_F16:
         np.copyto(out, target, casting="unsafe")
     return out
