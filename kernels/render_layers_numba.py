@@ -10,29 +10,36 @@ elsewhere, which is the border clamp of the reference. Only these per-(view, lay
 computed on the host (`shift_table`); the kernel has no per-pixel coordinates.
 
 Same float32 operations, in the same order, as the numpy/OpenCV fast path (kernels/render_layers.py), so the two
-agree bit for bit on a CPU with FMA (OpenCV's AVX2 code, whose results the tests compare against):
+agree bit for bit on a CPU with FMA (OpenCV's AVX2 code, whose results the tests compare against; without FMA,
+llvm.fma is a libm call, still exact, while OpenCV uses mul + add, so the two differ by float rounding there):
 - lerp a -> b by f is cv2.addWeighted(a, 1 - f, b, f, 0) = fma(a, 1 - f, b * f) (one rounding of the sum);
   f == 0 copies a;
 - horizontal lerp first (on rows of the layer), then the vertical lerp of two horizontally lerped rows;
 - product over l in order, the last factor fused into the sum over r: acc = fma(v0 * v1 * ..., v_{L-1}, acc)
-  (cv2.multiply then cv2.accumulateProduct); L = 1: acc + v0 (cv2.accumulate);
+  (cv2.multiply then cv2.accumulateProduct); L = 1: acc + v0 (cv2.accumulate); a vertical copy (edge rows,
+  f == 0) is computed as fma(h, 1, h * 0), which equals h for every finite h (-0 aside);
 - float outputs: acc * float32(1 / R) (float16: rounded from that float32); uint8: clip(rint(acc * float32(255 /
   R))) (cv2.convertScaleAbs of max(acc, 0)).
 Against the float64 pure reference the difference is float rounding: the reference rounds x + d to float32
 before taking its fraction, and lerps as (1 - f) * a + f * b in float64 (~1e-6 on values in [0, 1]; one uint8
 level where 255 * view is within that of k + 1/2).
 
-Parallel decomposition: the work is split into row bands of the output (`band` rows) x groups of views that share
-their horizontal offsets (a column of the u, v grid); `prange` runs over the threads, worker k taking tiles
-k, k + n, ... (band-major, so a band's layer rows are reused from cache by all groups). Per tile, for each channel
-and r: the horizontal pass of every layer for just the rows the group's views read (per-thread scratch
-[L, rows, W]), then, per view and output row, the vertical lerps fused with the product and the fma into a
-per-thread accumulator [G, band, W]; after the last r the channel is scaled and written straight into `out`
-(uint8 rounded in place). All loops over x are unit-stride and vectorise (AVX2 FMA checked in the assembly).
+Parallel decomposition: the output rows are cut into bands (8-24 rows, so that the per-worker accumulator
+[P, band*W] stays in L2, and at least 2 bands per worker); `prange` runs over the workers, worker k taking bands
+k, k + n, ... . Per band, channel c and r (the sum over r stays in order), for each group of views that share their
+horizontal offsets (a column of the u, v grid): the horizontal pass of every layer over just the rows the group's
+views read (one flat loop over those rows, the few clamped columns fixed up after), then per view the vertical
+lerps fused with the product over l and the fma into the accumulator, again one flat loop over the band's rows
+where every layer reads inside the image (row by row at the clamped rows). After the last r the channel is scaled
+/ rounded in place (vectorised) and copied into `out` (uint8 written directly, no full-frame temporary; float16
+goes through one float32 frame, numba has no CPU float16). All loops over x are unit stride and vectorise (AVX2
+vfmadd*ps checked in the assembly). The layer rows of one (r, c) are read from memory once per band and reused
+from cache by all groups.
 
 `fastmath` is off (the explicit fmas are llvm.fma, never contracted or reassociated otherwise). Compiled with
 `cache=True` only under the canonical module name (see kernels/dibr_numba.py); `warm_up()` compiles or loads
-the three output dtypes. float16 layers are converted to float32 once on the host (numba has no CPU float16).
+the three output dtypes. float16 layers are converted to float32 once on the host by the caller (numba has no
+CPU float16; the conversion is ~5 % of a frame, while each layer sample is read ~10 times by the kernel).
 """
 from __future__ import annotations
 
@@ -286,10 +293,12 @@ def render(layers: np.ndarray, shifts: np.ndarray, out: np.ndarray, threads: int
     members = list(groups.values())
     group_views = np.array([p for m in members for p in m], np.int64)
     group_start = np.cumsum([0] + [len(m) for m in members]).astype(np.int64)
-    if band is None:  # keep the accumulator [P, band, W] around 1 MB (L2)
-        band = max(4, min(16, (1 << 20) // (P * W * 4)))
+    workers = threads or numba.get_num_threads()
+    if band is None:  # accumulator [P, band*W] about 2 MB at most (L2); at least 2 bands per worker
+        band = max(8, min(24, (2 << 20) // (P * W * 4)))
+        band = min(band, max(4, -(-H // (2 * workers))))
     band = max(1, min(band, H))
-    n = max(1, min(-(-H // band), threads or numba.get_num_threads()))
+    n = max(1, min(-(-H // band), workers))
     # rows of one layer a group reads for one band: the band, the spread of its views' offsets, one more tap
     spread = int((iy.max(axis=0) - iy.min(axis=0)).max()) if P else 0
     rows = min(H, band + spread + 2)

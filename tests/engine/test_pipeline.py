@@ -105,3 +105,17 @@ def test_runtime_does_not_import_torch():
             "p = Pipeline(backend='ort-cpu', views=2); p(np.random.rand(32, 32).astype('f4'), "
             "np.random.rand(32, 32).astype('f4')); assert 'torch' not in sys.modules, 'torch imported'")
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+@pytest.mark.parametrize("renderer,views,expect", [("layers", 3, "render_layers"), ("dibr", 3, "dibr"),
+                                                    ("layers", 0, None)])
+def test_cpu_kernel_warm_up_at_construction(monkeypatch, renderer, views, expect):
+    """The CPU renderer that will run is compiled (or loaded from numba's cache) in __init__, never in a frame."""
+    import kernels.dibr
+    import kernels.render_layers
+
+    calls = []
+    monkeypatch.setattr(kernels.dibr, "warm_up", lambda *a: calls.append("dibr"))
+    monkeypatch.setattr(kernels.render_layers, "warm_up", lambda *a: calls.append("render_layers"))
+    Pipeline(backend="ort-cpu", views=views, renderer=renderer)
+    assert calls == ([expect] if expect else [])
