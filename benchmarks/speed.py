@@ -142,8 +142,9 @@ def bench_paper(size, views: int, iters: int, warmup: int, threads: int, frame, 
     import onnxruntime as ort
 
     from engine.conventions import grid_positions
-    from kernels.render_layers import render_layers
+    from kernels.render_layers import render_layers, warm_up
 
+    warm_up()   # compile / load the CPU kernel before any timed step
     h, w = size
     onnx_path = workdir / f"paper_lf_{w}x{h}.onnx"
     if onnx_path.is_file():

@@ -97,8 +97,8 @@ class Pipeline:
         elif outputs == "device":
             raise ValueError(f"outputs='device' needs a GPU backend with device I/O; {self.backend.name!r} "
                              f"runs on the host")
-        elif renderer == "dibr" and self.views:
-            _load_kernels("dibr").warm_up()   # compile / load the CPU kernel now, never inside a timed frame
+        elif self.views:   # compile / load the CPU kernel now, never inside a timed frame
+            _load_kernels("dibr" if self._lf is None else "render_layers").warm_up()
         self._lock = threading.Lock()
 
     # -- setup -------------------------------------------------------------------------------------

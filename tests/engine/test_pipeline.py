@@ -118,3 +118,17 @@ def test_views_are_uint8_by_default_and_match_the_float_views(sample):
     assert u8.render(grid_positions(3, 1.0).reshape(-1, 2)).dtype == np.uint8
     again = u8.render(grid_positions(3, 1.0).reshape(-1, 2), dtype=np.float32)
     np.testing.assert_allclose(again.reshape(f32.views.shape), f32.views, atol=1e-6)
+
+
+@pytest.mark.parametrize("renderer,views,expect", [("layers", 3, "render_layers"), ("dibr", 3, "dibr"),
+                                                    ("layers", 0, None)])
+def test_cpu_kernel_warm_up_at_construction(monkeypatch, renderer, views, expect):
+    """The CPU renderer that will run is compiled (or loaded from numba's cache) in __init__, never in a frame."""
+    import kernels.dibr
+    import kernels.render_layers
+
+    calls = []
+    monkeypatch.setattr(kernels.dibr, "warm_up", lambda *a: calls.append("dibr"))
+    monkeypatch.setattr(kernels.render_layers, "warm_up", lambda *a: calls.append("render_layers"))
+    Pipeline(backend="ort-cpu", views=views, renderer=renderer)
+    assert calls == ([expect] if expect else [])
