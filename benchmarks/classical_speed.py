@@ -10,10 +10,9 @@ from __future__ import annotations
 
 import time
 
-import cv2
 import numpy as np
 
-from benchmarks.baselines.dibr_baseline import SgbmDibr, dibr_kernel_name, sgbm_disparity
+from benchmarks.baselines.dibr_baseline import SgbmDibr, dibr_kernel_name, remap_warper, sgbm_disparity
 from benchmarks.timing import make_row, timed_loop
 from engine.conventions import grid_positions
 
@@ -63,16 +62,11 @@ def bench_remap_floor(size, views: int, iters: int, warmup: int, frame, max_seco
     h, w = size
     d = np.ascontiguousarray(sgbm_disparity(left, right), np.float32)
     positions = grid_positions(views, 1.0).reshape(-1, 2)
-    ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
-    mx, my = np.empty_like(xs), np.empty_like(ys)
-    out = np.empty((len(positions), h, w, 3), np.dtype(dtype))
+    warp = remap_warper(d, positions, np.empty((len(positions), h, w, 3), np.dtype(dtype)))
 
     def step():
         t0 = time.perf_counter()
-        for p, (u, v) in enumerate(positions):
-            cv2.scaleAdd(d, float(u), xs, dst=mx)
-            cv2.scaleAdd(d, float(v), ys, dst=my)
-            cv2.remap(rgb, mx, my, cv2.INTER_LINEAR, dst=out[p], borderMode=cv2.BORDER_REPLICATE)
+        warp(rgb)
         ms = (time.perf_counter() - t0) * 1e3
         return {"render": ms, "total": ms}
 

@@ -21,6 +21,7 @@ import numpy as np
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks.baselines.dibr_baseline import remap_warper  # noqa: E402
 from engine.conventions import grid_positions  # noqa: E402
 from kernels.dibr import dibr_warp, warm_up  # noqa: E402
 from kernels.render_layers import render_layers  # noqa: E402
@@ -46,17 +47,11 @@ def bench_render_layers(sizes=((256, 192), (640, 480)), views: int = 7, L: int =
         if planes.shape != (L,):
             raise ValueError(f"bench_render_layers: {L} planes needed, got {planes.shape}")
         rgb8, d = _dibr_scene(height, width, rng)   # the floor is bench_dibr's: 49 remaps by a per-pixel D
-        ys, xs = np.mgrid[0:height, 0:width].astype(np.float32)
         for dtype in (np.uint8, np.float32):
             rgb = rgb8 if dtype == np.uint8 else rgb8.astype(np.float32) / np.float32(255)
             out = np.empty((len(positions), height, width, 3), dtype)
-            mx, my = np.empty_like(xs), np.empty_like(ys)
-
-            def remap_all():
-                for p, (u, v) in enumerate(positions):
-                    cv2.scaleAdd(d, float(u), xs, dst=mx)
-                    cv2.scaleAdd(d, float(v), ys, dst=my)
-                    cv2.remap(rgb, mx, my, cv2.INTER_LINEAR, dst=out[p], borderMode=cv2.BORDER_REPLICATE)
+            warp = remap_warper(d, positions, out)
+            remap_all = lambda: warp(rgb)  # noqa: E731
 
             def run(method, n_threads=threads):
                 return lambda: render_layers(layers, planes, positions, out=out, out_dtype=dtype, threads=n_threads,
@@ -116,17 +111,11 @@ def bench_dibr(sizes=((256, 192), (640, 480)), views: int = 7, repeats: int = 5,
     results = {}
     for width, height in sizes:
         rgb8, d = _dibr_scene(height, width, rng)
-        ys, xs = np.mgrid[0:height, 0:width].astype(np.float32)
         for dtype in (np.uint8, np.float32):
             rgb = rgb8 if dtype == np.uint8 else rgb8.astype(np.float32) / np.float32(255)
             out = np.empty((len(positions), height, width, 3), dtype)
-            mx, my = np.empty_like(xs), np.empty_like(ys)
-
-            def remap_all():
-                for p, (u, v) in enumerate(positions):
-                    cv2.scaleAdd(d, float(u), xs, dst=mx)
-                    cv2.scaleAdd(d, float(v), ys, dst=my)
-                    cv2.remap(rgb, mx, my, cv2.INTER_LINEAR, dst=out[p], borderMode=cv2.BORDER_REPLICATE)
+            warp = remap_warper(d, positions, out)
+            remap_all = lambda: warp(rgb)  # noqa: E731
 
             row = {"remap": _median_ms(remap_all, repeats)}
             for method in ("numba", "numpy"):

@@ -29,6 +29,7 @@ from concurrent.futures import ThreadPoolExecutor
 import cv2
 import numpy as np
 
+from . import cpu_method
 from .render_layers import bilinear_clamped
 
 try:
@@ -36,7 +37,7 @@ try:
 except ImportError:  # numba missing: the numpy/OpenCV fast path is the default
     dibr_numba = None
 
-METHODS = ("numba", "numpy")
+METHODS = cpu_method.METHODS
 
 _LOW32 = np.uint64(0xFFFFFFFF)
 
@@ -102,12 +103,7 @@ def _nearest_visible(valid: np.ndarray):
 
 def default_method() -> str:
     """$DPLF_DIBR when set ("numba" | "numpy"), else "numba" when it imports, else "numpy"."""
-    method = os.environ.get("DPLF_DIBR", "").strip().lower()
-    if method:
-        if method not in METHODS:
-            raise ValueError(f"DPLF_DIBR must be one of {', '.join(METHODS)}, got {method!r}")
-        return method
-    return "numba" if dibr_numba is not None else "numpy"
+    return cpu_method.default_method("DPLF_DIBR", dibr_numba is not None)
 
 
 def warm_up(method: str | None = None) -> None:
@@ -135,8 +131,7 @@ def dibr_warp(rgb: np.ndarray, disparity: np.ndarray, positions: np.ndarray, bas
         [P, H, W, 3] views (``out`` when given).
     """
     method = method or default_method()
-    if method not in METHODS:
-        raise ValueError(f"dibr_warp: method must be one of {', '.join(METHODS)}, got {method!r}")
+    cpu_method.check_method("dibr_warp", method)
     rgb, disparity, positions = _validate(rgb, disparity, positions, baseline, out_dtype)
     H, W = disparity.shape
     shape = (positions.shape[0], H, W, 3)

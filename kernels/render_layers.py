@@ -28,23 +28,19 @@ from concurrent.futures import ThreadPoolExecutor
 import cv2
 import numpy as np
 
+from . import cpu_method
 try:
     from . import render_layers_numba
 except ImportError:  # numba missing: the numpy/OpenCV fast path is the default
     render_layers_numba = None
 
 OUT_DTYPES = (np.float32, np.float16, np.uint8)
-METHODS = ("numba", "numpy")
+METHODS = cpu_method.METHODS
 
 
 def default_method() -> str:
     """$DPLF_RENDER_LAYERS when set ("numba" | "numpy"), else "numba" when it imports, else "numpy"."""
-    method = os.environ.get("DPLF_RENDER_LAYERS", "").strip().lower()
-    if method:
-        if method not in METHODS:
-            raise ValueError(f"DPLF_RENDER_LAYERS must be one of {', '.join(METHODS)}, got {method!r}")
-        return method
-    return "numba" if render_layers_numba is not None else "numpy"
+    return cpu_method.default_method("DPLF_RENDER_LAYERS", render_layers_numba is not None)
 
 
 def warm_up(method: str | None = None) -> None:
@@ -193,8 +189,7 @@ def render_layers(layers: np.ndarray, planes: np.ndarray, positions: np.ndarray,
         [P, H, W, 3] views of `out_dtype` (``out`` when given).
     """
     method = method or default_method()
-    if method not in METHODS:
-        raise ValueError(f"render_layers: method must be one of {', '.join(METHODS)}, got {method!r}")
+    cpu_method.check_method("render_layers", method)
     layers, planes, positions = _validate(layers, planes, positions, baseline)
     L, R, C, H, W = layers.shape
     P = positions.shape[0]

@@ -67,6 +67,24 @@ def sgbm_disparity(left: np.ndarray, right: np.ndarray, max_disparity: float = 1
     return cv2.medianBlur(d, 5)
 
 
+def remap_warper(disparity: np.ndarray, positions: np.ndarray, out: np.ndarray):
+    """warp(rgb) -> out [P, H, W, 3]: one plain cv2.remap backward warp per (u, v) position, rgb(x + D*u, y + D*v),
+    bilinear, border replicate, no occlusion handling: the cost floor of any per-view warp. Grids and maps are
+    allocated here, once, so a timed warp() does only the per-view work."""
+    h, w = disparity.shape
+    ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
+    mx, my = np.empty_like(xs), np.empty_like(ys)
+
+    def warp(rgb: np.ndarray) -> np.ndarray:
+        for p, (u, v) in enumerate(positions):
+            cv2.scaleAdd(disparity, float(u), xs, dst=mx)
+            cv2.scaleAdd(disparity, float(v), ys, dst=my)
+            cv2.remap(rgb, mx, my, cv2.INTER_LINEAR, dst=out[p], borderMode=cv2.BORDER_REPLICATE)
+        return out
+
+    return warp
+
+
 def _remap_views(rgb: np.ndarray, disparity: np.ndarray, positions: np.ndarray, baseline: float) -> np.ndarray:
     h, w = disparity.shape
     ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
@@ -84,14 +102,12 @@ def dibr_views(rgb: np.ndarray, disparity: np.ndarray, positions: np.ndarray, ba
 
     view(x, y) = rgb(x + b*D*u, y + b*D*v), via kernels.dibr.dibr_warp (occlusion-aware) when present.
     """
-    if rgb.dtype == np.uint8:
-        rgb = rgb.astype(np.float32) / np.float32(255.0)
-    rgb = np.ascontiguousarray(rgb, np.float32)
     disparity = np.ascontiguousarray(disparity, np.float32)
     positions = np.asarray(positions, np.float32).reshape(-1, 2)
     try:
-        from kernels.dibr import dibr_warp
+        from kernels.dibr import dibr_warp   # takes uint8 or float rgb
     except ImportError:
+        rgb = rgb.astype(np.float32) / np.float32(255.0) if rgb.dtype == np.uint8 else rgb.astype(np.float32)
         views = _remap_views(rgb, disparity, positions, baseline)
         return to_u8(views) if np.dtype(dtype) == np.uint8 else views
     return dibr_warp(rgb, disparity, positions, baseline, out_dtype=dtype)
