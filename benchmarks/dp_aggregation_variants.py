@@ -1,5 +1,6 @@
-"""Issue 15's aggregation directions, measured on the dev data: semi-global aggregation (SGM) and
-confidence-weighted edge-aware propagation, against the shipped DP students and OpenCV SGBM.
+"""Issue 15's aggregation directions, measured on the dev data: semi-global aggregation (SGM),
+confidence-weighted edge-aware propagation and edge-aware (guided) upsampling, against the shipped DP
+students and OpenCV SGBM.
 
     python benchmarks/dp_aggregation_variants.py [--data ../shared/data] [--json out.json]
 
@@ -130,6 +131,45 @@ class EdgeAwarePropagation:
         return (c * d + (1 - c) * spread)[0, 0].numpy()
 
 
+class GuidedUpsampling:
+    """dp-disparity-v2 with its x2 upsampling of D made edge-aware: a guided filter's coefficients (radius
+    `radius`, eps `eps`) fitted at half resolution on the DP mean, applied with the full-resolution guide."""
+
+    def __init__(self, radius: int = 8, eps: float = 1e-3):
+        import torch
+
+        from models.architectures import build
+
+        self.radius, self.eps = radius, eps
+        self.model = build("dp-disparity-v2").eval()
+        self.model.load_state_dict(torch.load(ROOT / "models" / "weights" / "dp-disparity-v2.pt", map_location="cpu"))
+
+    def __call__(self, left: np.ndarray, right: np.ndarray) -> np.ndarray:
+        import torch
+        import torch.nn.functional as F
+
+        from models.blocks import normalise_dp
+        from models.guided_filter import box_filter
+
+        h, w = left.shape
+        dp = np.pad(np.stack([left, right])[None], ((0, 0), (0, 0), (0, -h % 16), (0, -w % 16)), mode="edge")
+        dp = torch.from_numpy(dp.astype(np.float32))
+        net, r = self.model, self.radius
+        with torch.no_grad():
+            small = F.avg_pool2d(dp, 2)
+            d0, feats = net.matching(small)
+            x = torch.cat([d0 / 4.0, feats.clamp(-10.0, 10.0), normalise_dp(small)], 1)
+            d = (d0 + 2.0 * net.refine(x)) * 2
+            g_full = dp.mean(1, keepdim=True)
+            mu, sd = g_full.mean(), g_full.std() + 1e-6
+            g_small, g_full = (small.mean(1, keepdim=True) - mu) / sd, (g_full - mu) / sd
+            mg, md = box_filter(g_small, r), box_filter(d, r)
+            a = (box_filter(g_small * d, r) - mg * md) / (box_filter(g_small * g_small, r) - mg * mg + self.eps)
+            b = md - a * mg
+            up = [F.interpolate(t, size=dp.shape[-2:], mode="bilinear", align_corners=False) for t in (a, b)]
+            return (up[0] * g_full + up[1])[0, 0, :h, :w].numpy()
+
+
 def torch_student(name: str):
     """D [H, W] from (left, right) by a shipped DP student's PyTorch weights (inputs padded to 16)."""
     import torch
@@ -195,6 +235,8 @@ def variants() -> dict:
         "sgm-full 33 hyps p1=0.05 p2=0.5": SgmOverDefocusCost(scale=1, hypotheses=33, p1=0.05, p2=0.5),
         "sgm-full 33 hyps p1=0.3 p2=3": SgmOverDefocusCost(scale=1, hypotheses=33, p1=0.3, p2=3.0),
         "cross-scale then sgm p1=0.2 p2=2": SgmOverDefocusCost(p1=0.2, p2=2.0, cross_scale_first=True),
+        "v2 + guided x2 upsampling r8": GuidedUpsampling(8, 1e-3),
+        "v2 + guided x2 upsampling r4": GuidedUpsampling(4, 1e-2),
         "v1 + edge-aware propagation r16": EdgeAwarePropagation(v1),
         "v2 + edge-aware propagation r16": EdgeAwarePropagation(v2),
     }
