@@ -15,7 +15,9 @@ its default renderer: the DP student's disparity + DIBR), `dplf-layers` (the LF 
 `copy` (full-aperture RGB in every view),
 `sgbm-dibr` (OpenCV SGBM on the DP pair + DIBR), `teacher-sgbm-3view` (models.teacher.sgbm_teacher, the
 training teacher, on three real views of the LF's centre row, in D units, + DIBR: it sees wider-baseline
-views than the DP students ever do) and, on HCI, `oracle-dibr` (DIBR with the GT disparity, D = 2 c-bar d).
+views than the DP students ever do) and, on HCI, `oracle-dibr` (DIBR with the GT disparity, D = 2 c-bar d) and
+`oracle-sharp-dibr` (DIBR of the sharp centre view of the LF with the GT disparity, odd K: what a renderer that
+undid the defocus could reach; the gap between the two oracles is the defocus of the full-aperture RGB).
 Disparity metrics on HCI in the GT's units (d = D / (2 c-bar)), raw and after the affine fit. Temporal
 stability: a video made by sliding a crop window over HCI antinous by known integer steps; flicker = mean |difference| of consecutive outputs after undoing the motion (uint8 levels for views, pixels
 of D for disparity); the inputs are exact crops, so a perfectly shift-equivariant method scores 0.
@@ -52,7 +54,7 @@ from benchmarks.teacher_views import (TEACHER, TEACHER_PAIR_REACH_PX, sgbm_setti
                                      teacher_disparity, teacher_rig)
 from benchmarks.real_dp import real_dp_rows, summary
 from benchmarks.quality_figures import FigureSink, psnr_scale, slug  # noqa: F401 - part of this script's API
-from benchmarks.temporal import crop_offsets, temporal_stability  # noqa: F401
+from benchmarks.temporal import SHARP_ORACLE, crop_offsets, temporal_stability  # noqa: F401
 
 
 @dataclass(frozen=True)
@@ -178,6 +180,10 @@ def run_baselines(left, right, rgb, k: int, baseline: float, aperture: int, gt_d
         t = time.perf_counter()
         out["oracle-dibr"] = (to_u8(dibr_views(rgb, d, pos, baseline)).reshape(shape), d,
                               (time.perf_counter() - t) * 1e3)
+        if views_u8 is not None and k % 2:
+            t = time.perf_counter()
+            out[SHARP_ORACLE] = (to_u8(dibr_views(views_u8[k // 2, k // 2], d, pos, baseline)).reshape(shape), d,
+                                 (time.perf_counter() - t) * 1e3)
     return out
 
 
@@ -230,7 +236,7 @@ def evaluate_scene(views_u8, gt_d, name: str, dplf: DplfRunner | None, log=print
                     row["figures"].append(figures.views_sheet(name, row, pred))
                 same = [m_ for (p_, m_), d_ in disparities.items() if p_ == protocol and d is not None
                         and np.array_equal(d_, d)]
-                if d is not None and method != "oracle-dibr" and not same:   # the oracle's D is the GT itself;
+                if d is not None and not method.startswith("oracle") and not same:   # the oracles' D is the GT;
                     disparities[(protocol, method)] = d                      # dplf-layers shares dplf's D
             rows.append(row)
             del pred

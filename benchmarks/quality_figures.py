@@ -40,7 +40,7 @@ class FigureSink:
     """
 
     SHEET_METHODS = {"dplf": ("dplf", "dplf-layers"), "none": (),
-                     "all": ("dplf", "dplf-layers", "sgbm-dibr", TEACHER, "oracle-dibr")}
+                     "all": ("dplf", "dplf-layers", "sgbm-dibr", TEACHER, "oracle-dibr", "oracle-sharp-dibr")}
 
     def __init__(self, folder, relative_to=None, sheets: str = "dplf", max_width: int = 2000):
         if sheets not in self.SHEET_METHODS:

@@ -13,6 +13,8 @@ if __package__ in (None, ""):
 from benchmarks import metrics as M  # noqa: E402
 from benchmarks.teacher_views import TEACHER, sgbm_settings, teacher_disparity  # noqa: E402
 
+SHARP_ORACLE = "oracle-sharp-dibr"
+
 
 def crop_offsets(frames: int, step: tuple[int, int] = (3, 5)) -> list[tuple[int, int]]:
     """Known integer (y, x) offsets of the sliding crop window, frame by frame."""
@@ -21,7 +23,8 @@ def crop_offsets(frames: int, step: tuple[int, int] = (3, 5)) -> list[tuple[int,
 
 def temporal_stability(views_u8, gt_d, frames: int, crop: int, dplf, aperture: int,
                        log=print, teacher: bool = False) -> list[dict]:
-    """Flicker of each method's centre view, corner view (u = v = -max) and disparity on a sliding crop.
+    """Flicker of each method's centre view, corner view (u = v = -max) and disparity on a sliding crop (with GT:
+    both oracles, `oracle-dibr` of the full-aperture RGB and, for odd K, `oracle-sharp-dibr` of the sharp centre view).
     teacher: also the stereo teacher (on the same crops of its three LF views)."""
     from benchmarks.baselines.dibr_baseline import dibr_views, sgbm_disparity, to_u8
     from engine.conventions import grid_positions, half_aperture_centroid
@@ -57,6 +60,9 @@ def temporal_stability(views_u8, gt_d, frames: int, crop: int, dplf, aperture: i
             d = (2.0 * cbar * gt_d[sl]).astype(np.float32)
             v = to_u8(dibr_views(c, d, pos, baseline))
             methods["oracle-dibr"].append((v[0], v[1], d))
+            if k % 2:
+                v = to_u8(dibr_views(views_u8[k // 2, k // 2][sl], d, pos, baseline))
+                methods.setdefault(SHARP_ORACLE, []).append((v[0], v[1], d))
         if use_dplf:
             for renderer, label in (("dibr", "dplf"), ("layers", "dplf-layers")):
                 if methods[label] is None:

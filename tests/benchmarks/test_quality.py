@@ -37,6 +37,11 @@ def test_quality_quick_on_hci(data_dir, tmp_path):
         assert by[(protocol, "oracle-dibr")]["disp_mse_x100"] == pytest.approx(0.0, abs=1e-8)
         assert by[(protocol, "sgbm-dibr")]["disp_badpix_007"] < 80.0
     assert by[("phone", "oracle-dibr")]["psnr_mean"] > by[("phone", "copy")]["psnr_mean"] + 1.5
+    # the sharp-centre oracle warps the LF's own centre view: exact there, and above the blurred-RGB oracle
+    for protocol in ("full", "phone"):
+        sharp = by[(protocol, quality.SHARP_ORACLE)]
+        assert sharp["psnr_centre"] == float("inf") or sharp["psnr_centre"] > 60
+        assert sharp["psnr_mean"] > by[(protocol, "oracle-dibr")]["psnr_mean"]
 
 
 def _plane_light_field(k=5, d=0.4, h=64, w=80, seed=0):
@@ -80,11 +85,12 @@ def test_temporal_stability_plumbing():
     rows = quality.temporal_stability(views, gt, frames=3, crop=48, dplf=quality.DplfRunner(threads=1), aperture=5,
                                       log=lambda m: None)
     by = {r["name"]: r["metrics"] for r in rows}
-    assert set(by) == {"copy", "sgbm-dibr", "oracle-dibr", "dplf", "dplf-layers"}
+    assert set(by) == {"copy", "sgbm-dibr", "oracle-dibr", "oracle-sharp-dibr", "dplf", "dplf-layers"}
     assert by["copy"]["flicker_centre"] == 0.0 and by["dplf"]["flicker_centre"] == 0.0  # DIBR keeps the centre
     # regression bounds on this 48-px clip (measured: corner 1.99, disparity < 0.1 px with the shipped student)
     assert by["dplf"]["flicker_corner"] < 3.0 and by["dplf"]["flicker_disparity_px"] < 0.25
     assert by["oracle-dibr"]["flicker_disparity_px"] == 0.0
     assert by["oracle-dibr"]["flicker_corner"] < 0.5
+    assert by["oracle-sharp-dibr"]["flicker_centre"] == 0.0   # exact crops of the same sharp view
     with pytest.raises(ValueError, match="exceeds"):
         quality.temporal_stability(views, gt, frames=3, crop=60, dplf=None, aperture=5)
