@@ -167,3 +167,11 @@ def test_dplf_view_bad_input_is_one_line(case, clip, lf_run, tmp_path):
         "format": ([lf_run, "--image-format", "webp"], ["jpg or png"]),
     }[case]
     _one_error_line(_cli("view", *args), "dplf view", *needles)
+
+
+def test_overwrite_removes_the_earlier_runs_page(clip, tmp_path):
+    out = tmp_path / "run"
+    run(clip, out, views=2, frames=1, progress=False)
+    write_viewer(out)
+    run(clip, out, views=2, frames=1, progress=False, overwrite=True)
+    assert not (out / VIEWER_FILE).exists()
