@@ -139,6 +139,35 @@ def test_between_views_the_blend_is_the_bilinear_mix_of_the_four_neighbours(lf_r
     assert psnr(canvas_rgb(page), np.rint(mix)) > JPEG_DB
 
 
+def test_touch_drags_and_taps(browser, lf_run):
+    """Touch input (Chromium's own touch events through the DevTools protocol; a tap through Playwright)."""
+    rf, url = lf_run
+    ctx = browser.new_context(viewport={"width": 1100, "height": 900}, has_touch=True)
+    try:
+        pg = ctx.new_page()
+        errors = []
+        pg.on("pageerror", lambda e: errors.append(str(e)))
+        pg.goto(url.resolve().as_uri())
+        assert pg.evaluate("window.dplfViewer.ready") is True
+        box = pg.locator("#lf").bounding_box()
+        cx, cy = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+        cdp = ctx.new_cdp_session(pg)
+        cdp.send("Input.dispatchTouchEvent", {"type": "touchStart", "touchPoints": [{"x": cx, "y": cy}]})
+        for k in range(1, 11):
+            point = {"x": cx, "y": cy + k * 0.025 * box["height"]}   # down a quarter of the height: v + 0.5
+            cdp.send("Input.dispatchTouchEvent", {"type": "touchMove", "touchPoints": [point]})
+        cdp.send("Input.dispatchTouchEvent", {"type": "touchEnd", "touchPoints": []})
+        state = pg.evaluate("window.dplfViewer.state")
+        assert state["v"] == pytest.approx(0.5, abs=0.02) and state["u"] == pytest.approx(0, abs=1e-6)
+        x, y, d = _focus_target(rf)
+        pg.touchscreen.tap(*client_point(pg, x, y))
+        pg.wait_for_function("window.dplfViewer.state.slope !== 0")
+        assert pg.evaluate("window.dplfViewer.state")["slope"] == pytest.approx(d, abs=0.3)
+        assert not errors, errors
+    finally:
+        ctx.close()
+
+
 def test_arrow_keys_move_the_viewpoint(page):
     page.locator("#lf").focus()
     page.keyboard.press("ArrowRight")

@@ -84,7 +84,10 @@ DPLF.bindControls = function (viewer) {
   frame.disabled = play.disabled = n < 2;
   aperture.max = String(viewer.grid.maxRadius);
   aperture.step = String(viewer.grid.maxRadius / 100 || 0.01);
-  frame.addEventListener("input", () => { viewer.state.playing = false; viewer.setFrame(+frame.value).catch(DPLF.fail); });
+  frame.addEventListener("input", () => {
+    viewer.state.playing = false;
+    viewer.setFrame(+frame.value).catch(DPLF.fail);
+  });
   aperture.addEventListener("input", () => viewer.setAperture(+aperture.value));
   overlay.addEventListener("change", () => viewer.setOverlay(overlay.checked));
   play.addEventListener("click", () => { viewer.state.playing = !viewer.state.playing; viewer.changed(); });
@@ -106,7 +109,8 @@ DPLF.bindControls = function (viewer) {
     const views = viewer.grid.weights(s.u, s.v, s.aperture).length;
     $("aperture-label").textContent = s.aperture <= DPLF.EPS ? "pinhole" :
       `radius ${s.aperture.toFixed(2)} (${views} view${views === 1 ? "" : "s"})`;
-    $("readout").textContent = `view (u, v) = (${s.u.toFixed(3)}, ${s.v.toFixed(3)})   focus D = ${s.slope.toFixed(2)} px`;
+    $("readout").textContent =
+      `view (u, v) = (${s.u.toFixed(3)}, ${s.v.toFixed(3)})   focus D = ${s.slope.toFixed(2)} px`;
   };
 };
 

@@ -1,5 +1,6 @@
-/* dplf viewer, part 3 of 4: the view grid, the viewer's state, frame cache and playback. Conventions: view (u, v) shows I_(u,v)(x, y) = I_c(x + D u, y + D v); focusing on
-   disparity s shifts view (u_i, v_i) by -s (u_i - u, v_i - v) relative to the viewpoint (u, v). */
+/* dplf viewer, part 3 of 4: the view grid, the viewer's state, frame cache and playback.
+   Conventions: view (u, v) shows I_(u,v)(x, y) = I_c(x + D u, y + D v); focusing on disparity s shifts view
+   (u_i, v_i) by -s (u_i - u, v_i - v) relative to the viewpoint (u, v). */
 DPLF.EPS = 1e-6;
 DPLF.CACHE_BYTES = 512e6;   // GPU memory for decoded frames; at least the shown frame and the next are kept
 
