@@ -49,12 +49,12 @@ def _check_options(frames: int | None, image_format: str, quality: int, max_mb: 
         raise ValueError(f"--max-mb must be > 0, got {max_mb}")
 
 
-def _packed(run: RunFolder, frames: list[int], maps: list[np.ndarray], d_range, image_format: str, quality: int,
-            max_mb: float):
+def _packed(run: RunFolder, frames: list[int], d_range, image_format: str, quality: int, max_mb: float):
     """Each frame packed, in order; ValueError as soon as the page would pass max_mb."""
     total = 0
-    for k, (index, disparity) in enumerate(zip(frames, maps)):
-        frame: PackedFrame = pack_frame(index, run.views(index), disparity, d_range, image_format, quality)
+    for k, index in enumerate(frames):
+        frame: PackedFrame = pack_frame(index, run.views(index), run.disparity(index), d_range, image_format,
+                                        quality)
         total += frame.nbytes
         if total > max_mb * 1e6:
             fit = f"pass --frames {k}" if k else "use a run with a smaller --max-size or fewer --views"
@@ -73,16 +73,21 @@ def write_viewer(run_dir: str | Path, frames: int | None = None, image_format: s
     _check_options(frames, image_format, quality, max_mb)
     run = open_run(run_dir)
     chosen = run.frames[:frames] if frames else list(run.frames)
-    maps = [run.disparity(i) for i in chosen]
-    d_range = disparity_range(maps)
-    meta = viewer_meta(run, chosen, d_range, image_format, maps[0].shape[:2])
+    extremes, size = [], None
+    for i in chosen:   # the page's D range first (maps are read again while packing: constant memory)
+        d = run.disparity(i)
+        finite = d[np.isfinite(d)]
+        extremes += [finite.min(), finite.max()] if finite.size else []
+        size = d.shape[:2]
+    d_range = disparity_range([np.asarray(extremes, np.float32)])
+    meta = viewer_meta(run, chosen, d_range, image_format, size)
     title = f"{Path(str(run.manifest.get('source') or run.path)).name} ({len(chosen)} frames)"
     path = run.path / VIEWER_FILE
     written = [0]
 
     def write(tmp: Path) -> None:
         written[0] = write_page_file(tmp, meta, title,
-                                     _packed(run, chosen, maps, d_range, image_format, quality, max_mb))
+                                     _packed(run, chosen, d_range, image_format, quality, max_mb))
 
     atomic_write(path, write)
     v, u = run.grid

@@ -23,6 +23,13 @@ def _run_folder(path: Path, out: Path | None) -> Path:
     return path
 
 
+def _glob_or_camera(input: str) -> bool:
+    """Inputs dplf-run takes that are not paths: a glob of DP pairs, a camera or stream."""
+    from ..io.video import parse_camera
+
+    return any(ch in input for ch in "*?[") or parse_camera(input) is not None
+
+
 def view(input: str, out: Path | None = None, frames: int | None = None, views: int = 7, baseline: float = 1.0,
          max_size: int | None = 640, backend: str = "auto", overwrite: bool = False, image_format: str = "jpg",
          quality: int = 90, max_mb: float = DEFAULT_MAX_MB) -> tuple[Path, str]:
@@ -32,7 +39,7 @@ def view(input: str, out: Path | None = None, frames: int | None = None, views: 
     if src.is_dir():
         run_dir, lines = _run_folder(src, out), []
     else:
-        if not src.exists():
+        if not src.exists() and not _glob_or_camera(input):
             raise FileNotFoundError(f"{src} does not exist; pass a dplf-run output folder or an input file "
                                     f"such as a .dp video")
         if views < 1:

@@ -86,7 +86,7 @@ DPLF.Viewer = class {
     const room = Math.max(2, Math.floor(DPLF.CACHE_BYTES / perFrame));
     for (const k of this.cache.keys()) {
       if (this.cache.size <= room) break;
-      if (k === keep || k === this.state.frame) continue;
+      if (k === keep || k === this.state.frame || (this.shown && k === this.shown.k)) continue;
       const entry = this.cache.get(k);
       this.cache.delete(k);
       entry.then((f) => this.renderer.release(f.gpu), () => {});  // failed loads were reported where awaited
