@@ -265,3 +265,19 @@ def test_the_disparity_overlay_colours_near_and_far(lf_run, page):
     assert warmth[near].mean() > warmth[far].mean() + 30   # turbo: far is blue, near is red
     page.uncheck("#overlay")
     assert psnr(canvas_rgb(page), plain) > 50
+
+
+def test_without_webgl2_the_page_says_so_in_one_line(lf_run):
+    with sync_api.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=chromium_path(), headless=True, args=["--disable-3d-apis"])
+        try:
+            pg = b.new_page()
+            errors = []
+            pg.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+            pg.goto(lf_run[1].resolve().as_uri())
+            pg.wait_for_function("document.getElementById('msg').textContent !== ''")
+            msg = pg.inner_text("#msg")
+            assert msg.startswith("dplf viewer: this browser has no WebGL2") and "\n" not in msg
+            assert pg.is_visible("#msg") and errors == [msg]
+        finally:
+            b.close()
