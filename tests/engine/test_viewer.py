@@ -36,11 +36,16 @@ def lf_run(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def browser():
-    with sync_api.sync_playwright() as p:
-        b = launch(p)
-        yield b
-        b.close()
+def playwright():
+    with sync_api.sync_playwright() as p:   # one per module: Playwright's sync API does not nest
+        yield p
+
+
+@pytest.fixture(scope="module")
+def browser(playwright):
+    b = launch(playwright)
+    yield b
+    b.close()
 
 
 @pytest.fixture
@@ -267,17 +272,16 @@ def test_the_disparity_overlay_colours_near_and_far(lf_run, page):
     assert psnr(canvas_rgb(page), plain) > 50
 
 
-def test_without_webgl2_the_page_says_so_in_one_line(lf_run):
-    with sync_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=chromium_path(), headless=True, args=["--disable-3d-apis"])
-        try:
-            pg = b.new_page()
-            errors = []
-            pg.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-            pg.goto(lf_run[1].resolve().as_uri())
-            pg.wait_for_function("document.getElementById('msg').textContent !== ''")
-            msg = pg.inner_text("#msg")
-            assert msg.startswith("dplf viewer: this browser has no WebGL2") and "\n" not in msg
-            assert pg.is_visible("#msg") and errors == [msg]
-        finally:
-            b.close()
+def test_without_webgl2_the_page_says_so_in_one_line(playwright, lf_run):
+    b = playwright.chromium.launch(executable_path=chromium_path(), headless=True, args=["--disable-3d-apis"])
+    try:
+        pg = b.new_page()
+        errors = []
+        pg.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        pg.goto(lf_run[1].resolve().as_uri())
+        pg.wait_for_function("document.getElementById('msg').textContent !== ''")
+        msg = pg.inner_text("#msg")
+        assert msg.startswith("dplf viewer: this browser has no WebGL2") and "\n" not in msg
+        assert pg.is_visible("#msg") and errors == [msg]
+    finally:
+        b.close()
