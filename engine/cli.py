@@ -61,6 +61,8 @@ def run_command(
                                                    "(default 4096; tiles are scaled down to fit)"),
     overwrite: bool = typer.Option(False, "--overwrite", help="replace the run already in --out (a used --out is "
                                    "refused otherwise; files that are not part of a run are kept)"),
+    viewer: bool = typer.Option(False, "--viewer", help="also write OUT/viewer.html, the interactive light-field "
+                                "viewer (as dplf view OUT does)"),
 ):
     """Convert a DP video into disparity maps and light-field views (see docs/outputs.md)."""
     from .run import run
@@ -68,6 +70,8 @@ def run_command(
     try:
         if views < 1 and not no_views:
             raise UserError(f"--views must be >= 1, got {views}; for disparity only pass --no-views")
+        if viewer and no_views:
+            raise UserError("--viewer shows the views, so it cannot go with --no-views; drop one of them")
         extra = _optional_args(run, depth=depth, mosaic_max_size=mosaic_max_size, writers=writers)
         if depth is not None:
             from .depth import load_calibration
@@ -84,6 +88,19 @@ def run_command(
     except (ValueError, OSError, RuntimeError, UserError) as exc:
         fail("dplf-run", one_line(exc))
     typer.echo(summary)
+    if viewer:
+        _write_viewer(out)
+
+
+def _write_viewer(out: Path) -> None:
+    """dplf-run --viewer: OUT/viewer.html once the run is complete (the run stays if this fails)."""
+    from .viewer import write_viewer
+
+    try:
+        typer.echo(write_viewer(out)[1])
+    except (ValueError, OSError) as exc:
+        fail("dplf-run", f"the run in {out} is complete, but its viewer.html was not written: {one_line(exc)}; "
+                         f"try dplf view {out} --frames N")
 
 
 def _optional_args(fn, **options) -> dict:
@@ -217,7 +234,9 @@ PLUGIN_HELP = {"train": "Train the students (needs the train extra).",
                "export": "Export the students to ONNX, TorchScript and TensorRT (needs the train extra)."}
 #: Commands from engine modules, imported when invoked (module, attribute).
 LAZY = {"convert": ("engine.io.convert", "convert_command",
-                    "Convert a capture (image sequence, light field, video) into a .dp file, or back to PNGs.")}
+                    "Convert a capture (image sequence, light field, video) into a .dp file, or back to PNGs."),
+        "view": ("engine.viewer.command", "view_command",
+                 "Interactive light-field viewer: a self-contained RUN_DIR/viewer.html (no server needed).")}
 _PASS_THROUGH = {"allow_extra_args": True, "ignore_unknown_options": True, "help_option_names": []}
 
 

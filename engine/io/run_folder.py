@@ -2,7 +2,8 @@
 
 Layout (docs/outputs.md): manifest.json ("format": MANIFEST_FORMAT), disparity/NNNNNN.pfm, views/ (png: a folder
 per frame of v{row:02d}_u{col:02d}.png, or .jpg with --format jpg; npy: NNNNNN.npy; mp4: a video per view; mosaic:
-views/mosaic.mp4), depth/ (with --depth). RUN_ENTRIES are these top-level names: what `--overwrite` replaces.
+views/mosaic.mp4), depth/ (with --depth), viewer.html (dplf view, --viewer). RUN_ENTRIES are these top-level names:
+what `--overwrite` replaces (so no viewer.html of an earlier run is left beside a new one).
 """
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from .pfm import read_pfm
 MANIFEST = "manifest.json"
 MANIFEST_FORMAT = "dplf-lf/1"
 MOSAIC_FILE = "mosaic.mp4"
-RUN_ENTRIES = (MANIFEST, "disparity", "views", "depth")
+RUN_ENTRIES = (MANIFEST, "disparity", "views", "depth", "viewer.html")
 
 
 def view_name(row: int, col: int) -> str:
