@@ -217,7 +217,9 @@ PLUGIN_HELP = {"train": "Train the students (needs the train extra).",
                "export": "Export the students to ONNX, TorchScript and TensorRT (needs the train extra)."}
 #: Commands from engine modules, imported when invoked (module, attribute).
 LAZY = {"convert": ("engine.io.convert", "convert_command",
-                    "Convert a capture (image sequence, light field, video) into a .dp file, or back to PNGs.")}
+                    "Convert a capture (image sequence, light field, video) into a .dp file, or back to PNGs."),
+        "batch": ("engine.batch.cli", "batch_command",
+                  "Convert many inputs on Ray, locally or on a cluster; resumable (needs the cluster extra).")}
 _PASS_THROUGH = {"allow_extra_args": True, "ignore_unknown_options": True, "help_option_names": []}
 
 

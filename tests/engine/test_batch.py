@@ -1,0 +1,167 @@
+"""`dplf batch` on a real local Ray (2 CPU workers): two good inputs and a corrupt one, then a rerun that skips
+what is complete and retries the failure; input expansion and naming; one-line errors."""
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from engine.errors import one_line
+from engine.batch.inputs import InputError, expand_inputs, name_inputs
+from engine.io.dpfile import DPReader, DPWriter
+from engine.io.run_folder import RunFolder
+from engine.run import run
+from tests.paths import DEMO, ROOT
+
+ray = pytest.importorskip("ray", reason="Ray is not installed (pip install 'dplf[cluster]')")
+pytest.importorskip("ray.data", reason="Ray Data is not installed (pip install 'dplf[cluster]')")
+
+FRAMES, H, W = 3, 96, 128
+OPTS = ["--views", "2", "--backend", "ort-cpu"]
+
+
+def cut_demo(path: Path, first: int) -> Path:
+    """FRAMES frames of the bundled demo, from `first`, cropped to W x H (the existing .dp writer)."""
+    with DPReader(DEMO) as src, DPWriter(path, width=W, height=H, fps=src.header.fps, bit_depth=8,
+                                         has_rgb=True, camera="demo-cut") as dst:
+        for i in range(first, first + FRAMES):
+            f = src[i]
+            dst.write(f.left[:H, :W], f.right[:H, :W], f.rgb[:H, :W], timestamp=f.timestamp)
+    return path
+
+
+@pytest.fixture(scope="module")
+def inputs(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("inputs")
+    good = [cut_demo(folder / "a.dp", 0), cut_demo(folder / "b.dp", 10)]
+    bad = folder / "broken.dp"
+    bad.write_bytes(b"DPLF-NOT-REALLY" + bytes(range(256)) * 4)   # garbage with a .dp name
+    return good, bad
+
+
+@pytest.fixture(scope="module")
+def local_ray():
+    """One small Ray session for the module: `dplf batch` uses it instead of starting its own."""
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, object_store_memory=100 * 2 ** 20)
+    yield ray
+    ray.shutdown()
+
+
+def batch_in_process(*args):
+    """`dplf batch ARGS` on the module's Ray: (exit code, stdout)."""
+    from typer.testing import CliRunner
+
+    from engine.cli import app
+
+    res = CliRunner().invoke(app, ["batch", *map(str, args)])
+    return res.exit_code, res.output
+
+
+def test_three_inputs_two_complete_one_failed_then_resume(inputs, local_ray, tmp_path):
+    (a, b), bad = inputs
+    out = tmp_path / "out"
+    code, text = batch_in_process(a, b, bad, "--out", out, "--workers", 2, *OPTS)
+    assert code == 1, text                                     # one input failed
+    record = json.loads((out / "batch.json").read_text())
+    assert record["format"] == "dplf-batch/1"
+    entries = record["inputs"]
+    assert {n: e["status"] for n, e in entries.items()} == {"a": "complete", "b": "complete", "broken": "failed"}
+    reason = entries["broken"]["reason"]
+    with pytest.raises(Exception) as plain:                   # the same one line dplf-run gives for it
+        run(bad, tmp_path / "plain-bad", views=2, backend="ort-cpu")
+    assert reason == one_line(plain.value) and "\n" not in reason and "broken.dp" in reason
+    assert "broken" in text and reason[:40] in text and "2 converted" in text
+    assert len({entries["a"]["worker"], entries["b"]["worker"]}) >= 1
+    for name, src in (("a", a), ("b", b)):
+        folder = RunFolder(out / name)
+        assert folder.manifest["status"] == "complete" and folder.frames == [0, 1, 2]
+        assert folder.views(1).shape == (2, 2, H, W, 3)
+        assert entries[name]["frames"] == FRAMES
+    single = tmp_path / "single-b"                             # a plain single-process run of the same input
+    run(b, single, views=2, backend="ort-cpu", progress=False)
+    np.testing.assert_array_equal(RunFolder(out / "b").disparity(2), RunFolder(single).disparity(2))
+    np.testing.assert_array_equal(RunFolder(out / "b").views(2), RunFolder(single).views(2))
+
+    before = (out / "a" / "manifest.json").stat().st_mtime_ns
+    code, text = batch_in_process(a, b, bad, "--out", out, "--workers", 2, *OPTS)
+    assert code == 1, text
+    assert "2 skipped (already complete)" in text and "0 converted" in text and "1 failed" in text
+    assert (out / "a" / "manifest.json").stat().st_mtime_ns == before     # not redone
+    again = json.loads((out / "batch.json").read_text())
+    assert again["inputs"]["broken"]["attempts"] == 2 and again["inputs"]["broken"]["reason"] == reason
+    assert again["inputs"]["a"]["attempts"] == 1
+    assert sorted(again["last_batch"]["skipped"]) == ["a", "b"] and again["last_batch"]["failed"] == ["broken"]
+
+
+def test_other_options_are_not_taken_for_done_and_failed_inputs_are_rerun(inputs, local_ray, tmp_path):
+    (a, _), _ = inputs
+    out = tmp_path / "out"
+    assert batch_in_process(a, "--out", out, "--frames", 1, *OPTS)[0] == 0
+    code, text = batch_in_process(a, "--out", out, "--frames", 2, *OPTS)
+    assert code == 1 and "other options" in text and "--overwrite" in text
+    assert RunFolder(out / "a").frames == [0]                  # the complete run is kept
+    code, text = batch_in_process(a, "--out", out, "--frames", 2, "--overwrite", *OPTS)
+    assert code == 0, text
+    assert RunFolder(out / "a").frames == [0, 1]
+    man = json.loads((out / "a" / "manifest.json").read_text())
+    man["status"] = "interrupted"                              # as a killed worker leaves it
+    (out / "a" / "manifest.json").write_text(json.dumps(man))
+    code, text = batch_in_process(a, "--out", out, "--frames", 2, *OPTS)
+    assert code == 0 and "1 converted" in text, text
+    assert RunFolder(out / "a").manifest["status"] == "complete"
+
+
+def test_glob_and_list_file_expansion(inputs, tmp_path):
+    (a, b), bad = inputs
+    listing = tmp_path / "list.txt"
+    listing.write_text(f"# captures\n{a}\n\n{b.name}\n")       # a relative line is taken from the list.s folder
+    (tmp_path / b.name).write_bytes(b.read_bytes())
+    assert expand_inputs([f"@{listing}"]) == [a.resolve(), (tmp_path / b.name).resolve()]
+    assert expand_inputs([str(listing)]) == expand_inputs([f"@{listing}"])
+    assert expand_inputs([str(a.parent / "*.dp"), str(a)]) == sorted(p.resolve() for p in (a, b, bad))
+
+
+@pytest.mark.parametrize("arg, needle", [("missing.dp", "does not exist"), ("nothing-*.dp", "matches nothing"),
+                                         ("@absent.txt", "cannot read list file")])
+def test_bad_inputs_are_one_line(tmp_path, arg, needle, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(InputError, match=needle):
+        expand_inputs([arg])
+
+
+def test_same_stems_get_their_folder_names(tmp_path):
+    paths = []
+    for day in ("day1", "day2"):
+        (tmp_path / day).mkdir()
+        paths.append(tmp_path / day / "clip.dp")
+        paths[-1].write_bytes(b"x")
+    (tmp_path / "other.dp").write_bytes(b"x")
+    names = [i.name for i in name_inputs([*paths, tmp_path / "other.dp"])]
+    assert names == ["day1-clip", "day2-clip", "other"]
+
+
+def _batch_cli(*args, env=None):
+    return subprocess.run([sys.executable, "-c", "from engine.cli import main; main()", "batch", *map(str, args)],
+                          capture_output=True, text=True, cwd=ROOT, env={**os.environ, "CI": "1", **(env or {})})
+
+
+def test_missing_input_is_one_line_exit_2(tmp_path):
+    res = _batch_cli(tmp_path / "nope.dp", "--out", tmp_path / "out")
+    assert res.returncode == 2, res.stderr
+    lines = res.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("dplf batch: error: input ") and "does not exist" in lines[0]
+    assert not (tmp_path / "out").exists()
+
+
+def test_without_ray_one_line_says_how_to_install(tmp_path, inputs):
+    (a, _), _ = inputs
+    blocker = tmp_path / "noray"
+    blocker.mkdir()
+    (blocker / "ray.py").write_text("raise ImportError('No module named ray')\n")
+    res = _batch_cli(a, "--out", tmp_path / "out", env={"PYTHONPATH": f"{blocker}{os.pathsep}{ROOT}"})
+    assert res.returncode == 2
+    lines = res.stderr.strip().splitlines()
+    assert len(lines) == 1 and "pip install 'dplf[cluster]'" in lines[0], res.stderr
