@@ -36,7 +36,8 @@ class BatchReport:
     results: list[dict] = field(default_factory=list)    # inputs that ran: worker result rows
     skipped: list[str] = field(default_factory=list)     # names already complete
     refused: list[dict] = field(default_factory=list)    # complete runs with other options (not replaced)
-    wall_s: float = 0.0
+    wall_s: float = 0.0     # the whole batch, Ray start-up included
+    startup_s: float = 0.0  # connecting to (or starting) Ray
     workers: int = 0
 
     @property
@@ -50,7 +51,7 @@ class BatchReport:
     def summary(self) -> str:
         from .progress import summary_table
 
-        return summary_table(self.results, self.skipped, self.refused, self.wall_s, self.out)
+        return summary_table(self.results, self.skipped, self.refused, self.wall_s, self.startup_s, self.out)
 
 
 def batch(inputs: list[str], out, options: dict, workers: int | None = None, address: str | None = None,
@@ -102,7 +103,9 @@ def _run_on_ray(todo, out: Path, options: dict, workers, address, progress, ledg
 
     rows = [{"name": p.item.name, "input": str(p.item.path), "out": str(out / p.item.name),
              "overwrite": p.overwrite} for p in todo]
+    t0 = time.perf_counter()
     started_ray = ray_runner.connect(address, workers)
+    report.startup_s = time.perf_counter() - t0
     bar = None
     try:
         layout = ray_runner.worker_layout(workers, len(rows))

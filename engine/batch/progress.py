@@ -64,7 +64,8 @@ class BatchProgress:
         self.frames.close()
 
 
-def summary_table(results: list[dict], skipped: list[str], refused: list[dict], wall_s: float, out: Path) -> str:
+def summary_table(results: list[dict], skipped: list[str], refused: list[dict], wall_s: float, startup_s: float,
+                  out: Path) -> str:
     """The end-of-batch report: totals, a row per worker (inputs, frames, busy seconds, FPS), the failures."""
     ran = [r for r in results if r["status"] == "complete"]
     failed = [r for r in results if r["status"] != "complete"] + refused
@@ -73,6 +74,7 @@ def summary_table(results: list[dict], skipped: list[str], refused: list[dict], 
     rate = frames / wall_s if wall_s > 0 else 0.0
     lines = [f"dplf batch: {total} input{'s' if total != 1 else ''} -> {out}: {len(ran)} converted, "
              f"{len(skipped)} skipped (already complete), {len(failed)} failed; {frames} frames in {wall_s:.1f} s "
+             f"(Ray start-up {startup_s:.1f} s) "
              f"({rate:.2f} frames/s, {len(ran) / wall_s if wall_s > 0 else 0.0:.3f} inputs/s)"]
     per = defaultdict(lambda: [0, 0, 0.0])
     for r in results:
@@ -85,6 +87,9 @@ def summary_table(results: list[dict], skipped: list[str], refused: list[dict], 
         lines.append(f"  {'worker':<28} {'inputs':>6} {'frames':>7} {'busy_s':>8} {'fps':>7}")
         for worker, (n, f, busy) in sorted(per.items()):
             lines.append(f"  {worker:<28} {n:>6} {f:>7} {busy:>8.1f} {f / busy if busy > 0 else 0.0:>7.2f}")
+    if skipped:
+        shown = ", ".join(skipped[:10]) + (f" and {len(skipped) - 10} more" if len(skipped) > 10 else "")
+        lines.append(f"  skipped (already complete): {shown}")
     for r in failed:
         lines.append(f"  failed {r['name']} ({r['input']}): {r['reason']}")
     lines.append(f"  record: {out / 'batch.json'}")
