@@ -28,6 +28,10 @@ def run_options(views: int = 7, baseline: float = 1.0, view_format: str = "png",
     if precision not in PRECISIONS:
         raise ValueError(f"--precision {precision!r} is unknown; choose one of {', '.join(PRECISIONS)}")
     _check_backend(backend)
+    if dp_model is not None:   # the same bundled index every worker reads (dplf is installed alike everywhere)
+        from ..model_store import ModelStore
+
+        ModelStore().get(dp_model)
     return {"views": int(views), "baseline": float(baseline), "view_format": view_format if views else None,
             "frames": frames, "start": int(start), "max_size": max_size, "backend": backend,
             "precision": precision, "dp_model": dp_model}
