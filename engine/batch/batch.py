@@ -75,7 +75,7 @@ def batch(inputs: list[str], out, options: dict, workers: int | None = None, add
     for p in (plan(item, out, options, ledger, overwrite) for item in items):
         if p.action == "skip":
             report.skipped.append(p.item.name)
-            if ledger.entry(p.item.name) is None:   # made by dplf-run alone: take it on its manifest
+            if (ledger.entry(p.item.name) or {}).get("status") != "complete":   # made or finished outside a batch
                 frames = int((read_json(out / p.item.name / MANIFEST) or {}).get("frames", 0))
                 ledger.record(p.item.name, {"input": str(p.item.path), "status": "complete", "frames": frames,
                                             "skipped": True}, options)
@@ -92,7 +92,8 @@ def batch(inputs: list[str], out, options: dict, workers: int | None = None, add
         report.wall_s = time.perf_counter() - t0
         ledger.save({"started": started, "finished": utc_now(), "workers": report.workers, "address": address,
                      "options": options, "ran": [r["name"] for r in report.results if r["status"] == "complete"],
-                     "skipped": report.skipped, "failed": [r["name"] for r in report.failed]})
+                     "skipped": report.skipped, "failed": [r["name"] for r in report.failed],
+                     "refused": {r["name"]: r["reason"] for r in report.refused}})
     return report
 
 

@@ -6,7 +6,9 @@ Format "dplf-batch/1" (docs/scaling.md):
                        "frames": n, "wall_s": s, "fps": f, "worker": "host:pid", "options": {...},
                        "attempts": k, "updated": "..."}},
      "last_batch": {"started": ..., "finished": ..., "workers": n, "address": ..., "options": {...},
-                    "ran": [...], "skipped": [...], "failed": [...]}}
+                    "ran": [...], "skipped": [...], "failed": [...], "refused": {NAME: "one line"}}}
+An entry describes what is in OUT/NAME; an input refused this time (a complete run made with other options,
+left as it is) is named in last_batch.refused with its reason, and its entry still describes the run it keeps.
 A run folder's own manifest.json stays the authority on whether that run is complete.
 """
 from __future__ import annotations

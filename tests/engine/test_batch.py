@@ -103,6 +103,9 @@ def test_other_options_are_not_taken_for_done_and_failed_inputs_are_rerun(inputs
     code, text = batch_in_process(a, "--out", out, "--frames", 2, *OPTS)
     assert code == 1 and "other options" in text and "--overwrite" in text
     assert RunFolder(out / "a").frames == [0]                  # the complete run is kept
+    record = json.loads((out / "batch.json").read_text())
+    assert "frames 1, not 2" in record["last_batch"]["refused"]["a"] and record["last_batch"]["failed"] == ["a"]
+    assert record["inputs"]["a"]["status"] == "complete" and record["inputs"]["a"]["options"]["frames"] == 1
     code, text = batch_in_process(a, "--out", out, "--frames", 2, "--overwrite", *OPTS)
     assert code == 0, text
     assert RunFolder(out / "a").frames == [0, 1]
