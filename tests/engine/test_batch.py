@@ -174,3 +174,62 @@ def test_without_ray_one_line_says_how_to_install(tmp_path, inputs):
         res = subprocess.run([sys.executable, "-c", "from engine.cli import main; main()", *args], cwd=ROOT,
                              capture_output=True, text=True, env=env)
         assert res.returncode == 0 and needle in res.stdout, res.stderr
+
+
+def test_bad_options_fail_before_any_worker_starts(tmp_path, inputs):
+    (a, _), _ = inputs
+    for args, needle in ((["--dp-model", "no-such"], "no-such"), (["--backend", "gpu9"], "unknown backend"),
+                         (["--views", "0"], "--no-views"), (["--format", "gif"], "--format")):
+        res = _batch_cli(a, "--out", tmp_path / "out", *args)
+        assert res.returncode == 2 and res.stderr.count("\n") == 1 and needle in res.stderr, res.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_worker_bug_is_recorded_with_its_traceback_not_swallowed(inputs, tmp_path, monkeypatch):
+    from engine.batch import worker as worker_module
+    from engine.batch.options import run_options
+
+    (a, _), _ = inputs
+
+    def broken_run(**kwargs):
+        raise KeyError("views")
+
+    worker = worker_module.BatchWorker(run_options(views=2, backend="ort-cpu"), threads=1)
+    monkeypatch.setattr(worker_module, "run", broken_run)
+    rows = worker({"name": ["a"], "input": [str(a)], "out": [str(tmp_path / "a")], "overwrite": [False]})
+    assert rows["status"][0] == "failed" and rows["reason"][0] == "KeyError: 'views'"
+    assert "broken_run" in rows["traceback"][0]
+
+
+def test_a_pipeline_that_cannot_be_built_is_every_inputs_reason(inputs, tmp_path):
+    from engine.batch.options import run_options
+    from engine.batch.worker import BatchWorker
+
+    (a, b), _ = inputs
+    options = {**run_options(views=2), "dp_model": "not-installed"}   # as if a worker's install lacked it
+    rows = BatchWorker(options)({"name": ["a", "b"], "input": [str(a), str(b)],
+                                 "out": [str(tmp_path / "a"), str(tmp_path / "b")], "overwrite": [False, False]})
+    assert list(rows["status"]) == ["failed", "failed"]
+    assert all("not-installed" in r for r in rows["reason"]) and not (tmp_path / "a").exists()
+
+
+def test_ray_failing_mid_batch_marks_the_unfinished_inputs(inputs, tmp_path, monkeypatch):
+    from engine.batch import ray_runner
+    from engine.batch.batch import batch
+    from engine.batch.options import run_options
+
+    (a, b), _ = inputs
+
+    def run_inputs(rows, options, layout):
+        yield {"name": "a", "input": str(a), "status": "complete", "reason": "", "frames": 3, "wall_s": 1.0,
+               "fps": 3.0, "worker": "w:1", "traceback": ""}
+        raise RuntimeError("The actor died unexpectedly before finishing this task")
+
+    monkeypatch.setattr(ray_runner, "connect", lambda address, workers: False)
+    monkeypatch.setattr(ray_runner, "worker_layout", lambda workers, n: {"workers": 1})
+    monkeypatch.setattr(ray_runner, "run_inputs", run_inputs)
+    report = batch([str(a), str(b)], tmp_path / "out", run_options(views=2), progress=False)
+    assert report.exit_code == 1 and [r["name"] for r in report.failed] == ["b"]
+    entry = json.loads((tmp_path / "out" / "batch.json").read_text())["inputs"]["b"]
+    assert entry["status"] == "failed" and entry["reason"] == ("the batch stopped: RuntimeError: The actor died "
+                                                              "unexpectedly before finishing this task")
