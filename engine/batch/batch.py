@@ -105,11 +105,17 @@ def _run_on_ray(todo, out: Path, options: dict, workers, address, progress, ledg
     rows = [{"name": p.item.name, "input": str(p.item.path), "out": str(out / p.item.name),
              "overwrite": p.overwrite} for p in todo]
     t0 = time.perf_counter()
-    started_ray = ray_runner.connect(address, workers)
+    try:
+        started_ray = ray_runner.connect(address, workers)
+    except Exception as exc:  # noqa: BLE001 - Ray's own error types: one line for the user, nothing has run
+        where = f"join the Ray cluster at {address}" if address else "start a local Ray"
+        todo_ = "check --address and that the cluster runs the same Ray version" if address else \
+            "see the Ray logs under /tmp/ray"
+        raise RuntimeError(f"cannot {where}: {one_line(exc)}; {todo_}") from exc
     report.startup_s = time.perf_counter() - t0
     bar = None
     try:
-        layout = ray_runner.worker_layout(workers, len(rows))
+        layout = ray_runner.worker_layout(workers, len(rows), options["backend"])
         report.workers = layout["workers"]
         bar = BatchProgress([r["name"] for r in rows], out, layout["workers"], progress)
         for result in ray_runner.run_inputs(rows, options, layout):

@@ -42,12 +42,12 @@ def resources() -> tuple[float, float]:
     return float(res.get("CPU", 0.0)), float(res.get("GPU", 0.0))
 
 
-def worker_layout(workers: int | None, inputs: int) -> dict:
+def worker_layout(workers: int | None, inputs: int, backend: str = "auto") -> dict:
     """How many actors (never more than inputs) and what each one asks for: one GPU each when the cluster has
-    GPUs (default: one actor per GPU), otherwise CPU actors (default: one per two CPUs), each with an equal share
-    of the CPUs for inference threads."""
+    GPUs and the backend may use one (default: one actor per GPU), otherwise CPU actors (default: one per two
+    CPUs), each with an equal share of the CPUs for inference threads."""
     cpus, gpus = resources()
-    if gpus >= 1:
+    if gpus >= 1 and backend != "ort-cpu":
         n = min(workers or int(gpus), inputs)
         return {"workers": n, "num_gpus": 1, "num_cpus": 1, "threads": None}
     n = min(workers or max(1, int(cpus) // 2), inputs)

@@ -226,7 +226,7 @@ def test_ray_failing_mid_batch_marks_the_unfinished_inputs(inputs, tmp_path, mon
         raise RuntimeError("The actor died unexpectedly before finishing this task")
 
     monkeypatch.setattr(ray_runner, "connect", lambda address, workers: False)
-    monkeypatch.setattr(ray_runner, "worker_layout", lambda workers, n: {"workers": 1})
+    monkeypatch.setattr(ray_runner, "worker_layout", lambda workers, n, backend: {"workers": 1})
     monkeypatch.setattr(ray_runner, "run_inputs", run_inputs)
     report = batch([str(a), str(b)], tmp_path / "out", run_options(views=2), progress=False)
     assert report.exit_code == 1 and [r["name"] for r in report.failed] == ["b"]
