@@ -233,3 +233,12 @@ def test_ray_failing_mid_batch_marks_the_unfinished_inputs(inputs, tmp_path, mon
     entry = json.loads((tmp_path / "out" / "batch.json").read_text())["inputs"]["b"]
     assert entry["status"] == "failed" and entry["reason"] == ("the batch stopped: RuntimeError: The actor died "
                                                               "unexpectedly before finishing this task")
+
+
+def test_run_refuses_a_pipeline_built_for_other_views(inputs, tmp_path):
+    from engine.pipeline import Pipeline
+
+    (a, _), _ = inputs
+    with pytest.raises(ValueError, match="views=2"):
+        run(a, tmp_path / "out", views=3, backend="ort-cpu", pipeline=Pipeline(backend="ort-cpu", views=2))
+    assert not (tmp_path / "out").exists()
