@@ -153,9 +153,9 @@ def _run(source, input: Path, out: Path, views, baseline, backend, precision, vi
     if pipe is None:
         pipe = Pipeline(backend=backend, precision=precision, views=views, baseline=baseline, renderer=renderer,
                         dtype=np.uint8, threads=threads, dp_model=dp_model)
-    elif (pipe.views, pipe.baseline, pipe.renderer) != (views, float(baseline), renderer):
-        raise ValueError(f"the pipeline given renders views={pipe.views} baseline={pipe.baseline} with "
-                         f"{pipe.renderer}, not views={views} baseline={baseline} with {renderer}")
+    elif (pipe.views, pipe.baseline, pipe.renderer, pipe.dtype) != (views, float(baseline), renderer, np.uint8):
+        raise ValueError(f"the pipeline given renders views={pipe.views} baseline={pipe.baseline} {pipe.dtype} with "
+                         f"{pipe.renderer}, not views={views} baseline={baseline} uint8 with {renderer}")
     info = pipe.info()
     n = views
     manifest = {
