@@ -236,7 +236,9 @@ PLUGIN_HELP = {"train": "Train the students (needs the train extra).",
 LAZY = {"convert": ("engine.io.convert", "convert_command",
                     "Convert a capture (image sequence, light field, video) into a .dp file, or back to PNGs."),
         "view": ("engine.viewer.command", "view_command",
-                 "Interactive light-field viewer: a self-contained RUN_DIR/viewer.html (no server needed).")}
+                 "Interactive light-field viewer: a self-contained RUN_DIR/viewer.html (no server needed)."),
+        "batch": ("engine.batch.cli", "batch_command",
+                  "Convert many inputs on Ray, locally or on a cluster; resumable (needs the cluster extra).")}
 _PASS_THROUGH = {"allow_extra_args": True, "ignore_unknown_options": True, "help_option_names": []}
 
 

@@ -77,7 +77,7 @@ def run(input: Path, out: Path, views: int = 7, baseline: float = 1.0, backend: 
         threads: int | None = None, progress: bool | None = None, depth=None,
         mosaic_max_size: int | None = None, overwrite: bool = False, dp_model: str | None = None,
         png_level: int = PNG_LEVEL, jpg_quality: int = JPG_QUALITY, writers: int | None = None,
-        encode=None) -> str:
+        encode=None, pipeline: Pipeline | None = None) -> str:
     """Process `input` into `out` (docs/outputs.md). Returns the summary line.
 
     Bad input or environment raises ValueError / OSError (RuntimeError for an unavailable backend) with one
@@ -90,7 +90,8 @@ def run(input: Path, out: Path, views: int = 7, baseline: float = 1.0, backend: 
     to work, just before the first write. `dp_model` picks the DP student by name (default: the bundled default).
     `writers` threads encode and write the files (default `default_writers()`; 0 = on this thread), with
     `png_level` (0-9) for PNGs and `jpg_quality` (1-100) for `view_format` "jpg"; `encode(path, image) -> bytes`
-    replaces the image encoder (a hook for tests).
+    replaces the image encoder (a hook for tests). `pipeline`: a Pipeline already built with these options, used
+    instead of building one (dplf batch keeps one per worker); its views, baseline and renderer must match.
     """
     from .io.sources import open_source
 
@@ -131,7 +132,8 @@ def run(input: Path, out: Path, views: int = 7, baseline: float = 1.0, backend: 
     try:
         return _run(source, input, out, views, baseline, backend, precision, view_format, start, renderer,
                     preview, on_error, threads, progress, depth, mosaic_max_size, overwrite, dp_model,
-                    {"png_level": png_level, "jpg_quality": jpg_quality, "workers": int(writers), "encode": encode})
+                    {"png_level": png_level, "jpg_quality": jpg_quality, "workers": int(writers), "encode": encode},
+                    pipeline)
     finally:
         if hasattr(source, "close"):
             source.close()
@@ -139,7 +141,7 @@ def run(input: Path, out: Path, views: int = 7, baseline: float = 1.0, backend: 
 
 def _run(source, input: Path, out: Path, views, baseline, backend, precision, view_format, start, renderer,
          preview, on_error, threads, progress, depth, mosaic_max_size, overwrite, dp_model=None,
-         writer_options: dict | None = None) -> str:
+         writer_options: dict | None = None, pipe: Pipeline | None = None) -> str:
     from .io.dpfile import DPFormatError
 
     h, w = getattr(source, "height", None), getattr(source, "width", None)
@@ -148,8 +150,12 @@ def _run(source, input: Path, out: Path, views, baseline, backend, precision, vi
         downsized = stored is not None and (stored.height, stored.width) != (h, w)
         raise ValueError(f"{input}: frames of {w}x{h} pixels are too small; need at least {MIN_SIDE}x{MIN_SIDE}"
                          + ("; raise --max-size" if downsized else ""))
-    pipe = Pipeline(backend=backend, precision=precision, views=views, baseline=baseline, renderer=renderer,
-                    dtype=np.uint8, threads=threads, dp_model=dp_model)
+    if pipe is None:
+        pipe = Pipeline(backend=backend, precision=precision, views=views, baseline=baseline, renderer=renderer,
+                        dtype=np.uint8, threads=threads, dp_model=dp_model)
+    elif (pipe.views, pipe.baseline, pipe.renderer, pipe.dtype) != (views, float(baseline), renderer, np.uint8):
+        raise ValueError(f"the pipeline given renders views={pipe.views} baseline={pipe.baseline} {pipe.dtype} with "
+                         f"{pipe.renderer}, not views={views} baseline={baseline} uint8 with {renderer}")
     info = pipe.info()
     n = views
     manifest = {

@@ -4,6 +4,8 @@
 - No import cycles between modules, counting imports inside functions too.
 - The runtime (engine/, kernels/) never imports torch at module level; only the torch-cuda backend imports it
   at all (inside functions).
+- Ray (the cluster extra) is imported at module level only by engine/batch/ray_runner.py, and that module only
+  inside functions, so `dplf` and `import engine` work without Ray.
 - No module over 500 lines outside tests.
 """
 from __future__ import annotations
@@ -19,6 +21,7 @@ LAYERS = {"kernels": 0, "engine": 1, "models": 2, "export": 3, "benchmarks": 4, 
 SOURCE_PACKAGES = ("kernels", "engine", "models", "export", "benchmarks")
 MAX_LINES = 500
 TORCH_ALLOWED = ("engine/backends/torch_cuda_backend.py",)
+RAY_RUNNER = "engine.batch.ray_runner"   # the one module that imports Ray at module level
 
 
 def _modules() -> dict[str, Path]:
@@ -137,6 +140,21 @@ def test_runtime_never_imports_torch_models_or_export():
                 bad.append(f"{rel} imports {mod}")
             if top == "torch" and (module_level or rel not in TORCH_ALLOWED):
                 bad.append(f"{rel} imports torch" + (" at module level" if module_level else ""))
+    assert not bad, "\n".join(bad)
+
+
+def test_ray_is_imported_only_when_a_batch_runs():
+    bad = []
+    for name, path in MODULES.items():
+        if name.split(".")[0] == "tests":
+            continue
+        rel = path.relative_to(ROOT).as_posix()
+        for mod, module_level in _imports(name, path):
+            if module_level and mod.split(".")[0] == "ray" and name != RAY_RUNNER:
+                bad.append(f"{rel} imports {mod} at module level")
+            if module_level and _project_target(mod) == RAY_RUNNER:
+                bad.append(f"{rel} imports {RAY_RUNNER} at module level")
+    assert RAY_RUNNER in MODULES
     assert not bad, "\n".join(bad)
 
 
