@@ -2,15 +2,18 @@
 line at the command, not the same failure recorded for every input)."""
 from __future__ import annotations
 
-from ..io.outputs import VIEW_FORMATS
+from ..io.outputs import JPG_QUALITY, PNG_LEVEL, VIEW_FORMATS, check_encoding
 from ..validation import check_baseline
 
 PRECISIONS = ("auto", "fp32", "fp16")
+RENDERERS = ("dibr", "layers")
+ON_ERROR = ("stop", "skip")
 
 
 def run_options(views: int = 7, baseline: float = 1.0, view_format: str = "png", no_views: bool = False,
                 frames: int | None = None, start: int = 0, max_size: int | None = None, backend: str = "auto",
-                precision: str = "auto", dp_model: str | None = None) -> dict:
+                precision: str = "auto", dp_model: str | None = None, renderer: str = "dibr",
+                png_level: int = PNG_LEVEL, jpg_quality: int = JPG_QUALITY, on_error: str = "stop") -> dict:
     """The options dict BatchWorker and batch.json use. ValueError with one line on a bad value."""
     if no_views:
         views = 0
@@ -27,6 +30,11 @@ def run_options(views: int = 7, baseline: float = 1.0, view_format: str = "png",
         raise ValueError(f"--max-size must be >= 1, got {max_size}")
     if precision not in PRECISIONS:
         raise ValueError(f"--precision {precision!r} is unknown; choose one of {', '.join(PRECISIONS)}")
+    if renderer not in RENDERERS:
+        raise ValueError(f"--renderer {renderer!r} is unknown; choose one of {', '.join(RENDERERS)}")
+    if on_error not in ON_ERROR:
+        raise ValueError(f"--on-error {on_error!r} is unknown; choose stop or skip")
+    check_encoding(png_level, jpg_quality)
     _check_backend(backend)
     if dp_model is not None:   # the same bundled index every worker reads (dplf is installed alike everywhere)
         from ..model_store import ModelStore
@@ -34,7 +42,8 @@ def run_options(views: int = 7, baseline: float = 1.0, view_format: str = "png",
         ModelStore().get(dp_model)
     return {"views": int(views), "baseline": float(baseline), "view_format": view_format if views else None,
             "frames": frames, "start": int(start), "max_size": max_size, "backend": backend,
-            "precision": precision, "dp_model": dp_model}
+            "precision": precision, "dp_model": dp_model, "renderer": renderer, "png_level": int(png_level),
+            "jpg_quality": int(jpg_quality), "on_error": on_error}
 
 
 def _check_backend(name: str) -> None:

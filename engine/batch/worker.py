@@ -51,7 +51,7 @@ class BatchWorker:
 
             self.pipeline = Pipeline(backend=options["backend"], precision=options["precision"],
                                      views=options["views"], baseline=options["baseline"], dtype=np.uint8,
-                                     threads=threads, dp_model=options["dp_model"])
+                                     threads=threads, dp_model=options["dp_model"], renderer=options["renderer"])
         except Exception as exc:  # noqa: BLE001 - recorded as each input's reason
             self.error = describe(exc)
         self.threads = threads
@@ -73,7 +73,8 @@ class BatchWorker:
             run(input=path, out=out, views=o["views"], baseline=o["baseline"], backend=o["backend"],
                 precision=o["precision"], view_format=o["view_format"] or "png", frames=o["frames"], start=o["start"],
                 max_size=o["max_size"], threads=self.threads, progress=False, overwrite=overwrite,
-                dp_model=o["dp_model"], pipeline=self.pipeline)
+                dp_model=o["dp_model"], pipeline=self.pipeline, renderer=o["renderer"], png_level=o["png_level"],
+                jpg_quality=o["jpg_quality"], on_error=o["on_error"])
             result["status"] = "complete"
         except Exception as exc:  # noqa: BLE001 - the input's recorded reason; the batch goes on
             result["reason"], result["traceback"] = describe(exc)

@@ -117,6 +117,22 @@ def test_other_options_are_not_taken_for_done_and_failed_inputs_are_rerun(inputs
     assert RunFolder(out / "a").manifest["status"] == "complete"
 
 
+def test_run_options_reach_every_input(inputs, local_ray, tmp_path):
+    """--format jpg --jpg-quality, --on-error and --renderer arrive in each run's manifest and files."""
+    (a, b), _ = inputs
+    out = tmp_path / "out"
+    code, text = batch_in_process(a, b, "--out", out, "--format", "jpg", "--jpg-quality", 55, "--on-error", "skip",
+                                  "--frames", 1, *OPTS)
+    assert code == 0, text
+    for name in ("a", "b"):
+        man = json.loads((out / name / "manifest.json").read_text())
+        assert man["view_format"] == "jpg" and man["jpg_quality"] == 55, man
+        assert sorted(p.suffix for p in (out / name / "views" / "000000").iterdir()) == [".jpg"] * 4
+    record = json.loads((out / "batch.json").read_text())
+    assert record["inputs"]["a"]["options"]["on_error"] == "skip"
+    assert record["inputs"]["a"]["options"]["renderer"] == "dibr"
+
+
 def test_glob_and_list_file_expansion(inputs, tmp_path):
     (a, b), bad = inputs
     listing = tmp_path / "list.txt"
@@ -179,7 +195,9 @@ def test_without_ray_one_line_says_how_to_install(tmp_path, inputs):
 def test_bad_options_fail_before_any_worker_starts(tmp_path, inputs):
     (a, _), _ = inputs
     for args, needle in ((["--dp-model", "no-such"], "no-such"), (["--backend", "gpu9"], "unknown backend"),
-                         (["--views", "0"], "--no-views"), (["--format", "gif"], "--format")):
+                         (["--views", "0"], "--no-views"), (["--format", "gif"], "--format"),
+                         (["--renderer", "nerf"], "--renderer"), (["--png-level", "12"], "--png-level"),
+                         (["--jpg-quality", "0"], "--jpg-quality"), (["--on-error", "ignore"], "--on-error")):
         res = _batch_cli(a, "--out", tmp_path / "out", *args)
         assert res.returncode == 2 and res.stderr.count("\n") == 1 and needle in res.stderr, res.stderr
     assert not (tmp_path / "out").exists()
