@@ -10,11 +10,11 @@ from typer.testing import CliRunner
 from engine.calibration import CalibrationFitError, fit_depth_map, fit_planes, fit_samples, plane_depth_map
 from engine.cli import app
 from engine.depth import depth_from_disparity, load_calibration
-from engine.io.dpfile import DPReader, DPWriter
+from engine.io.dpfile import DPReader
 from engine.io.pfm import read_pfm
 from engine.io.sources import open_source
 from engine.pipeline import Pipeline
-from models.synthetic import SceneConfig, render_clip
+from tests.clips import write_clip
 
 H, W = 40, 56
 
@@ -118,12 +118,8 @@ FOCAL_PX, TRUE_A = 500.0, 3.0
 @pytest.fixture(scope="module")
 def capture(tmp_path_factory):
     """A 2-frame .dp (focal length in its header, no baseline) and the pipeline's D of frame 1."""
-    path = tmp_path_factory.mktemp("cap") / "capture.dp"
-    q = lambda x: np.round(np.clip(x, 0, 1) * 255).astype(np.uint8)  # noqa: E731
-    with DPWriter(path, width=W, height=H, fps=10.0, bit_depth=8, has_rgb=True, camera="test",
-                  calibration={"focal_length_px": FOCAL_PX}, tags={"source": "synthetic"}) as wr:
-        for i, s in enumerate(render_clip(11, 2, H, W, cfg=SceneConfig(max_disparity=4.0))):
-            wr.write(q(s.left), q(s.right), q(s.rgb), timestamp=0.1 * i + 0.0123)
+    path = write_clip(tmp_path_factory.mktemp("cap") / "capture.dp", 11, 2, H, W, max_disparity=4.0, t0=0.0123,
+                      camera="test", calibration={"focal_length_px": FOCAL_PX}, tags={"source": "synthetic"})
     with open_source(path) as src:
         f = src[1]
     d = Pipeline(backend="ort-cpu", views=0)(f.left, f.right, f.rgb).disparity.copy()

@@ -7,22 +7,15 @@ import sys
 import numpy as np
 import pytest
 
-from engine.io.dpfile import DPWriter
 from engine.io.pfm import read_pfm
-from models.synthetic import SceneConfig, render_clip
+from tests.clips import write_clip
 
 FRAMES, H, W = 3, 40, 56
 
 
 @pytest.fixture(scope="module")
 def clip_path(tmp_path_factory):
-    path = tmp_path_factory.mktemp("clip") / "clip.dp"
-    clip = render_clip(11, FRAMES, H, W, cfg=SceneConfig(max_disparity=4.0))
-    with DPWriter(path, width=W, height=H, fps=12.0, bit_depth=8, has_rgb=True, camera="synthetic") as wr:
-        for i, s in enumerate(clip):
-            q = lambda a: np.round(np.clip(a, 0, 1) * 255).astype(np.uint8)  # noqa: E731
-            wr.write(q(s.left), q(s.right), q(s.rgb), timestamp=i / 12.0)
-    return path
+    return write_clip(tmp_path_factory.mktemp("clip") / "clip.dp", 11, FRAMES, H, W, max_disparity=4.0, fps=12.0)
 
 
 def dplf_run(*args):

@@ -9,22 +9,15 @@ import sys
 import numpy as np
 import pytest
 
-from engine.io.dpfile import DPWriter
 from engine.run import manifest_positions
-from models.synthetic import SceneConfig, render_clip
+from tests.clips import write_clip
 
 FRAMES, H, W = 2, 32, 48
 
 
 @pytest.fixture(scope="module")
 def clip(tmp_path_factory):
-    path = tmp_path_factory.mktemp("clip") / "clip.dp"
-    frames = render_clip(5, FRAMES, H, W, cfg=SceneConfig(max_disparity=3.0))
-    q = lambda a: np.round(np.clip(a, 0, 1) * 255).astype(np.uint8)  # noqa: E731
-    with DPWriter(path, width=W, height=H, fps=10.0, bit_depth=8, has_rgb=True, camera="synthetic") as wr:
-        for i, s in enumerate(frames):
-            wr.write(q(s.left), q(s.right), q(s.rgb), timestamp=i / 10.0)
-    return path
+    return write_clip(tmp_path_factory.mktemp("clip") / "clip.dp", 5, FRAMES, H, W)
 
 
 def _cli(*args, prog="dplf-run"):

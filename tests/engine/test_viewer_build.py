@@ -12,26 +12,19 @@ import cv2
 import numpy as np
 import pytest
 
-from engine.io.dpfile import DPWriter
 from engine.io.run_folder import RunFolder
 from engine.run import run
 from engine.viewer import VIEWER_FILE, write_viewer
 from engine.viewer.pack import dequantise_disparity, disparity_range, quantise_disparity, tile_views
 from engine.viewer.page import JS_FILES, asset
-from models.synthetic import SceneConfig, render_clip
+from tests.clips import write_clip
 
 FRAMES, H, W, VIEWS = 2, 32, 48, 3
 
 
 @pytest.fixture(scope="module")
 def clip(tmp_path_factory):
-    path = tmp_path_factory.mktemp("clip") / "clip.dp"
-    frames = render_clip(7, FRAMES, H, W, cfg=SceneConfig(max_disparity=3.0))
-    q = lambda a: np.round(np.clip(a, 0, 1) * 255).astype(np.uint8)  # noqa: E731
-    with DPWriter(path, width=W, height=H, fps=10.0, bit_depth=8, has_rgb=True, camera="synthetic") as wr:
-        for i, s in enumerate(frames):
-            wr.write(q(s.left), q(s.right), q(s.rgb), timestamp=i / 10.0)
-    return path
+    return write_clip(tmp_path_factory.mktemp("clip") / "clip.dp", 7, FRAMES, H, W)
 
 
 @pytest.fixture(scope="module")
