@@ -1,6 +1,7 @@
 """`dplf view RUN_DIR | INPUT`: write RUN_DIR/viewer.html, running the pipeline first for an input file."""
 from __future__ import annotations
 
+import os
 import sys
 import webbrowser
 from pathlib import Path
@@ -54,6 +55,13 @@ def view(input: str, out: Path | None = None, frames: int | None = None, views: 
     return path, "\n".join([*lines, summary])
 
 
+def can_open_browser() -> bool:
+    """--open's default: a person at a terminal on a machine with a desktop (not a pipe, CI or an SSH shell)."""
+    display = os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
+    desktop = sys.platform in ("darwin", "win32") or bool(display)
+    return desktop and sys.stdout.isatty() and not os.environ.get("CI")
+
+
 def open_page(path: Path) -> None:
     uri = path.resolve().as_uri()
     if not webbrowser.open(uri):
@@ -76,7 +84,9 @@ def view_command(
     quality: int = typer.Option(90, help="JPEG quality 1-100"),
     max_mb: float = typer.Option(DEFAULT_MAX_MB, "--max-mb", help="refuse to write a page larger than this "
                                  "(the views are inline; use --frames to keep fewer)"),
-    open_browser: bool = typer.Option(False, "--open", help="open the page in the default browser"),
+    open_browser: bool = typer.Option(None, "--open/--no-open", help="open the page in the default browser "
+                                      "(default: yes at a terminal on a desktop, no in scripts, CI or SSH)",
+                                      show_default=False),
 ):
     """Interactive light-field viewer: one self-contained viewer.html (drag to move the viewpoint, click to
     refocus, aperture, disparity overlay, frame scrubber) that opens from disk with no server or network."""
@@ -90,6 +100,6 @@ def view_command(
         typer.echo(f"{PROG}: error: {one_line(exc)}", err=True)
         raise typer.Exit(2) from None
     typer.echo(summary)
-    if open_browser:
+    if can_open_browser() if open_browser is None else open_browser:
         open_page(path)
     sys.stdout.flush()

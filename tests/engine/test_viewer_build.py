@@ -168,3 +168,44 @@ def test_overwrite_removes_the_earlier_runs_page(clip, tmp_path):
     write_viewer(out)
     run(clip, out, views=2, frames=1, progress=False, overwrite=True)
     assert not (out / VIEWER_FILE).exists()
+
+
+def test_the_page_opens_itself_only_for_a_person_at_a_desktop(monkeypatch):
+    import io
+
+    from engine.viewer import command
+
+    class Tty(io.StringIO):
+        def isatty(self):
+            return True
+
+    monkeypatch.setattr(command.sys, "platform", "linux")
+    monkeypatch.delenv("CI", raising=False)
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    monkeypatch.setenv("DISPLAY", ":0")
+    monkeypatch.setattr(command.sys, "stdout", Tty())
+    assert command.can_open_browser()
+    monkeypatch.setenv("CI", "1")
+    assert not command.can_open_browser()                    # CI
+    monkeypatch.delenv("CI")
+    monkeypatch.delenv("DISPLAY")
+    assert not command.can_open_browser()                    # an SSH shell without a display
+    monkeypatch.setenv("DISPLAY", ":0")
+    monkeypatch.setattr(command.sys, "stdout", io.StringIO())
+    assert not command.can_open_browser()                    # a pipe or a script
+
+
+def test_dplf_view_opens_the_browser_when_asked(lf_run, monkeypatch, tmp_path):
+    from typer.testing import CliRunner
+
+    from engine.cli import app
+    from engine.viewer import command
+
+    opened = []
+    monkeypatch.setattr(command.webbrowser, "open", lambda uri: opened.append(uri) or True)
+    res = CliRunner().invoke(app, ["view", str(lf_run), "--open"])
+    assert res.exit_code == 0, res.output
+    assert opened == [(lf_run / "viewer.html").resolve().as_uri()]
+    opened.clear()
+    res = CliRunner().invoke(app, ["view", str(lf_run), "--no-open"])
+    assert res.exit_code == 0 and opened == []
