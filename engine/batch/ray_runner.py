@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import os
 import queue
+import socket
 import threading
 from collections.abc import Iterator
 
@@ -25,11 +26,24 @@ def connect(address: str | None, workers: int | None) -> bool:
     if ray.is_initialized():
         return False
     if address:
+        check_reachable(address)
         ray.init(address=address, log_to_driver=False, logging_level=logging.WARNING)
     else:
         ray.init(address="local", num_cpus=max(os.cpu_count() or 1, workers or 1), include_dashboard=False,
                  log_to_driver=False, object_store_memory=LOCAL_OBJECT_STORE, logging_level=logging.WARNING)
     return True
+
+
+def check_reachable(address: str, timeout_s: float = 5.0) -> None:
+    """ConnectionError now when nothing answers at a HOST:PORT (or ray://HOST:PORT) address, instead of after Ray's
+    own connection retries (minutes). Other forms ("auto") are left to Ray."""
+    host, sep, port = address.split("://", 1)[-1].rpartition(":")
+    if not (host and sep and port.isdigit()):
+        return
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=timeout_s).close()
+    except OSError as exc:
+        raise ConnectionError(f"nothing answers at {host}:{port} ({exc.strerror or type(exc).__name__})") from None
 
 
 def shutdown() -> None:

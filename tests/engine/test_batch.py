@@ -167,6 +167,21 @@ def _batch_cli(*args, env=None):
                           capture_output=True, text=True, cwd=ROOT, env={**os.environ, "CI": "1", **(env or {})})
 
 
+def test_an_address_where_nothing_answers_is_one_line_at_once(inputs, tmp_path):
+    import socket
+    import time
+
+    (a, _), _ = inputs
+    with socket.socket() as s:                                   # a local port that nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    t0 = time.perf_counter()
+    res = _batch_cli(a, "--out", tmp_path / "out", "--address", f"127.0.0.1:{port}")
+    assert res.returncode == 2 and res.stderr.count("\n") == 1, res.stderr
+    assert f"cannot join the Ray cluster at 127.0.0.1:{port}" in res.stderr and "nothing answers" in res.stderr
+    assert time.perf_counter() - t0 < 60                         # not Ray's minutes of retries
+
+
 def test_missing_input_is_one_line_exit_2(tmp_path):
     res = _batch_cli(tmp_path / "nope.dp", "--out", tmp_path / "out")
     assert res.returncode == 2, res.stderr
