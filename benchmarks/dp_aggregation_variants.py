@@ -170,14 +170,15 @@ class GuidedUpsampling:
             return (up[0] * g_full + up[1])[0, 0, :h, :w].numpy()
 
 
-def torch_student(name: str):
-    """D [H, W] from (left, right) by a shipped DP student's PyTorch weights (inputs padded to 16)."""
+def torch_student(name: str, weights: Path | None = None):
+    """D [H, W] from (left, right) by a DP student's PyTorch weights (default: the shipped ones; inputs padded
+    to 16)."""
     import torch
 
     from models.architectures import build
 
     model = build(name).eval()
-    model.load_state_dict(torch.load(ROOT / "models" / "weights" / f"{name}.pt", map_location="cpu"))
+    model.load_state_dict(torch.load(weights or ROOT / "models" / "weights" / f"{name}.pt", map_location="cpu"))
 
     def disparity(left: np.ndarray, right: np.ndarray) -> np.ndarray:
         h, w = left.shape
@@ -246,13 +247,17 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
     ap.add_argument("--json", type=Path)
+    ap.add_argument("--v2-weights", type=Path, help="score only dp-disparity-v2 with these weights (e.g. from "
+                    "benchmarks/dp_selfsup_experiment.py)")
     args = ap.parse_args(argv)
     if not (args.data / "hci" / "antinous").is_dir():
         print(f"no dev data under {args.data}; pass --data")
         return 2
     inputs = dev_inputs(args.data)
     rows = []
-    for name, fn in variants().items():
+    todo = {f"dp-disparity-v2 ({args.v2_weights})": torch_student("dp-disparity-v2", args.v2_weights)} \
+        if args.v2_weights else variants()
+    for name, fn in todo.items():
         t = time.perf_counter()
         metrics = score(fn, inputs)
         rows.append({"name": name, "metrics": metrics})

@@ -11,7 +11,8 @@ Per scene and protocol (full aperture A = K; phone-like A = 3 for odd K, 4 for e
 from the central A x A views (engine.io.lightfield.synthesize_dp) and every method renders the K x K grid at
 the GT views' positions u = k / (2 c-bar) (views = K, baseline = max|k| / (2 c-bar)). LF PSNR/SSIM are
 per view on uint8, mean and worst over all views but the centre one. Methods: `dplf` (engine.Pipeline with
-its default renderer: the DP student's disparity + DIBR), `dplf-layers` (the LF student + layered renderer),
+its default renderer: the DP student's disparity + DIBR), `dplf-deblur` (the same D, the RGB first sharpened by
+kernels/deblur.py, renderer "dibr-deblur"), `dplf-layers` (the LF student + layered renderer),
 `copy` (full-aperture RGB in every view),
 `sgbm-dibr` (OpenCV SGBM on the DP pair + DIBR), `teacher-sgbm-3view` (models.teacher.sgbm_teacher, the
 training teacher, on three real views of the LF's centre row, in D units, + DIBR: it sees wider-baseline
@@ -54,7 +55,7 @@ from benchmarks.teacher_views import (TEACHER, TEACHER_PAIR_REACH_PX, sgbm_setti
                                      teacher_disparity, teacher_rig)
 from benchmarks.real_dp import real_dp_rows, summary
 from benchmarks.quality_figures import FigureSink, psnr_scale, slug  # noqa: F401 - part of this script's API
-from benchmarks.temporal import SHARP_ORACLE, crop_offsets, temporal_stability  # noqa: F401
+from benchmarks.temporal import DPLF_RENDERERS, SHARP_ORACLE, crop_offsets, temporal_stability  # noqa: F401
 
 
 @dataclass(frozen=True)
@@ -204,7 +205,7 @@ def evaluate_scene(views_u8, gt_d, name: str, dplf: DplfRunner | None, log=print
         left, right, rgb = synthesize_dp(views_u8, a)
         results = run_baselines(left, right, rgb, k, baseline, a, gt_d, cbar, views_u8=views_u8)
         if dplf is not None and dplf.available():
-            for renderer, label in (("dibr", "dplf"), ("layers", "dplf-layers")):
+            for renderer, label in DPLF_RENDERERS:
                 try:
                     results[label] = dplf(renderer, left, right, rgb, k, baseline)
                 except Exception as exc:  # noqa: BLE001 - e.g. LF model missing: keep the other rows

@@ -39,8 +39,9 @@ class FigureSink:
     "all" (also the baselines that render parallax), "none". The ground-truth sheet comes with any sheet.
     """
 
-    SHEET_METHODS = {"dplf": ("dplf", "dplf-layers"), "none": (),
-                     "all": ("dplf", "dplf-layers", "sgbm-dibr", TEACHER, "oracle-dibr", "oracle-sharp-dibr")}
+    SHEET_METHODS = {"dplf": ("dplf", "dplf-deblur", "dplf-layers"), "none": (),
+                     "all": ("dplf", "dplf-deblur", "dplf-layers", "sgbm-dibr", TEACHER, "oracle-dibr",
+                             "oracle-sharp-dibr")}
 
     def __init__(self, folder, relative_to=None, sheets: str = "dplf", max_width: int = 2000):
         if sheets not in self.SHEET_METHODS:

@@ -14,6 +14,7 @@ from benchmarks import metrics as M  # noqa: E402
 from benchmarks.teacher_views import TEACHER, sgbm_settings, teacher_disparity  # noqa: E402
 
 SHARP_ORACLE = "oracle-sharp-dibr"
+DPLF_RENDERERS = (("dibr", "dplf"), ("dibr-deblur", "dplf-deblur"), ("layers", "dplf-layers"))   # (renderer, row)
 
 
 def crop_offsets(frames: int, step: tuple[int, int] = (3, 5)) -> list[tuple[int, int]]:
@@ -44,7 +45,7 @@ def temporal_stability(views_u8, gt_d, frames: int, crop: int, dplf, aperture: i
         methods[TEACHER] = []
     use_dplf = dplf is not None and dplf.available()
     if use_dplf:
-        methods.update({"dplf": [], "dplf-layers": []})
+        methods.update({label: [] for _, label in DPLF_RENDERERS})
     for oy, ox in offsets:
         sl = (slice(oy, oy + crop), slice(ox, ox + crop))
         l, r, c = left[sl], right[sl], rgb[sl]
@@ -64,7 +65,7 @@ def temporal_stability(views_u8, gt_d, frames: int, crop: int, dplf, aperture: i
                 v = to_u8(dibr_views(views_u8[k // 2, k // 2][sl], d, pos, baseline))
                 methods.setdefault(SHARP_ORACLE, []).append((v[0], v[1], d))
         if use_dplf:
-            for renderer, label in (("dibr", "dplf"), ("layers", "dplf-layers")):
+            for renderer, label in DPLF_RENDERERS:
                 if methods[label] is None:
                     continue
                 try:

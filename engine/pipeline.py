@@ -18,7 +18,7 @@ from .model_store import ModelStore
 from .stream_stats import StreamStats
 from .validation import as_unit_plane, check_pair
 
-RENDERERS = ("layers", "dibr")
+RENDERERS = ("layers", "dibr", "dibr-deblur")
 _preprocess = _load_kernels("preprocess")
 
 
@@ -58,7 +58,10 @@ class Pipeline:
         views: N renders an N x N grid at u, v in linspace(-1, 1, N) * baseline; 0 = disparity only.
         baseline: view-grid half-extent in aperture units (1 = about the physical aperture).
         renderer: "dibr" (occlusion-aware warp of the RGB with the student's D; the v1 default, it measures
-            best on real light fields) or "layers" (LF student + layered renderer).
+            best on real light fields), "dibr-deblur" (the RGB first sharpened by `deblur_iterations`
+            Richardson-Lucy steps of the defocus model with the student's D, kernels/deblur.py; CPU backends) or
+            "layers" (LF student + layered renderer).
+        deblur_iterations, deblur_radius: "dibr-deblur"'s iterations and aperture half-width R (u units).
         dtype: views as uint8 (default: what files and displays take, 4x fewer bytes, written directly by the
             renderers) or float32 in [0, 1] on request.
         outputs: "host" (numpy) or "device" (CuPy arrays left on the GPU; GPU backends only).
@@ -69,12 +72,16 @@ class Pipeline:
     def __init__(self, backend: str = "auto", precision: str = "auto", views: int = 7, baseline: float = 1.0,
                  renderer: str = "dibr", dtype=np.uint8, models_dir: str | Path | None = None,
                  threads: int | None = None, outputs: str = "host", dp_model: str | None = None,
-                 lf_model: str | None = None):
+                 lf_model: str | None = None, deblur_iterations: int = 3, deblur_radius: float = 0.9):
         if renderer not in RENDERERS:
             raise ValueError(f"unknown renderer {renderer!r}; choose one of {', '.join(RENDERERS)}")
         if not isinstance(views, (int, np.integer)) or views < 0:
             raise ValueError(f"views must be a non-negative integer, got {views!r}")
         self.views, self.baseline, self.renderer = int(views), float(baseline), renderer
+        self.deblur = (int(deblur_iterations), float(deblur_radius)) if renderer == "dibr-deblur" else None
+        if self.deblur is not None and (self.deblur[0] < 0 or not 0 <= self.deblur[1] <= 10):
+            raise ValueError(f"deblur_iterations must be >= 0 and deblur_radius in [0, 10], got {deblur_iterations}, "
+                             f"{deblur_radius}")
         self.dtype = np.dtype(dtype)
         if self.dtype not in (np.float32, np.uint8):
             raise ValueError(f"dtype must be float32 or uint8, got {self.dtype}")
@@ -91,14 +98,19 @@ class Pipeline:
         self.outputs = outputs
         self._gpu = None
         if self.backend.device == "cuda" and getattr(self._dp, "device_io", False):
+            if self.deblur is not None:
+                raise ValueError(f"renderer 'dibr-deblur' runs on the CPU only for now; backend {self.backend.name!r} "
+                                 f"is a GPU one: pick backend='ort-cpu' or renderer='dibr'")
             from .gpu_executor import GpuExecutor
 
             self._gpu = GpuExecutor(self._dp, self._lf, self.positions, outputs, getattr(self.backend, "stream", None))
         elif outputs == "device":
             raise ValueError(f"outputs='device' needs a GPU backend with device I/O; {self.backend.name!r} "
                              f"runs on the host")
-        elif self.views:   # compile / load the CPU kernel now, never inside a timed frame
+        elif self.views:   # compile / load the CPU kernels now, never inside a timed frame
             _load_kernels("dibr" if self._lf is None else "render_layers").warm_up()
+            if self.deblur is not None:
+                _load_kernels("deblur").warm_up()
         self._lock = threading.Lock()
 
     # -- setup -------------------------------------------------------------------------------------
@@ -150,6 +162,10 @@ class Pipeline:
         np.copyto(disparity, crop(disp_pad, (h, w))[0, 0])
         t.lap("disparity")
 
+        if self.deblur is not None and self.views:
+            rgb = _load_kernels("deblur").deblur(rgb, disparity, *self.deblur, out=self._buffer("deblurred", rgb.shape,
+                                                                                                np.float32))
+            t.lap("deblur")
         out = PipelineOutput(disparity, None, t.ms, index, timestamp, rgb=rgb, _pipeline=self)
         if self._lf is not None:
             feeds = {"rgb": rgb_nchw, "dp": dp, "disparity": disp_pad}

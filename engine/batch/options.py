@@ -3,10 +3,10 @@ line at the command, not the same failure recorded for every input)."""
 from __future__ import annotations
 
 from ..io.outputs import JPG_QUALITY, PNG_LEVEL, VIEW_FORMATS, check_encoding
+from ..pipeline import RENDERERS
 from ..validation import check_baseline
 
 PRECISIONS = ("auto", "fp32", "fp16")
-RENDERERS = ("dibr", "layers")
 ON_ERROR = ("stop", "skip")
 
 

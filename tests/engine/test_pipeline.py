@@ -132,3 +132,22 @@ def test_cpu_kernel_warm_up_at_construction(monkeypatch, renderer, views, expect
     monkeypatch.setattr(kernels.render_layers, "warm_up", lambda *a: calls.append("render_layers"))
     Pipeline(backend="ort-cpu", views=views, renderer=renderer)
     assert calls == ([expect] if expect else [])
+
+
+def test_dibr_deblur_is_dibr_of_the_deblurred_rgb(sample):
+    """renderer="dibr-deblur": the student's D, kernels.deblur on the RGB with it, then the same DIBR."""
+    from kernels.deblur import deblur
+    from kernels.dibr import dibr_warp
+
+    pipe = Pipeline(backend="ort-cpu", views=3, renderer="dibr-deblur", dtype=np.float32, deblur_iterations=2)
+    out = pipe(sample.left, sample.right, sample.rgb)
+    sharp = deblur(sample.rgb.astype(np.float32), out.disparity, 2, 0.9, method="numpy")
+    np.testing.assert_allclose(out.rgb, sharp, atol=1e-6)
+    want = dibr_warp(sharp, out.disparity, grid_positions(3).reshape(-1, 2), 1.0)
+    np.testing.assert_allclose(out.views.reshape(want.shape), want, atol=1e-5)
+    assert "deblur" in out.timings and not np.allclose(out.rgb, sample.rgb, atol=1e-3)
+    plain = Pipeline(backend="ort-cpu", views=3, renderer="dibr", dtype=np.float32)(sample.left, sample.right,
+                                                                                      sample.rgb)
+    np.testing.assert_array_equal(plain.disparity, out.disparity)       # same D, only the warped image differs
+    with pytest.raises(ValueError, match="deblur_iterations"):
+        Pipeline(backend="ort-cpu", views=3, renderer="dibr-deblur", deblur_iterations=-1)
