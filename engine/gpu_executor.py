@@ -38,7 +38,7 @@ class GpuExecutor:
     """
 
     def __init__(self, dp_session, lf_session, positions: np.ndarray | None, outputs: str = "host",
-                 stream=None):
+                 stream=None, deblur: tuple[int, float] | None = None):
         import cupy as cp
         import cupyx
 
@@ -50,6 +50,7 @@ class GpuExecutor:
         self._host: dict = {}
         self._events = {s: (cp.cuda.Event(), cp.cuda.Event()) for s in _STAGES}
         self.dibr_workspace: dict = {}
+        self.deblur = deblur          # (iterations, radius): renderer "dibr-deblur" sharpens the RGB before DIBR
 
     # -- reused buffers ----------------------------------------------------------------------------------
     def dev(self, key: str, shape, dtype):
@@ -137,6 +138,9 @@ class GpuExecutor:
                     ev["render"][0].record(s)
                     colour = self.dev("rgb_hwc", (h, w, 3), cp.float32)
                     colour[...] = rgb_nchw[0, :, :h, :w].transpose(1, 2, 0)
+                    if self.deblur is not None:
+                        colour = cuda.deblur(colour, disparity, *self.deblur,
+                                             out=self.dev("rgb_sharp", (h, w, 3), cp.float32))
                     cuda.dibr_warp(colour, disparity, self.positions, baseline, out=views, out_dtype=dtype,
                                    workspace=self.dibr_workspace)
                 ev["render"][1].record(s)

@@ -59,7 +59,7 @@ class Pipeline:
         baseline: view-grid half-extent in aperture units (1 = about the physical aperture).
         renderer: "dibr" (occlusion-aware warp of the RGB with the student's D; the v1 default, it measures
             best on real light fields), "dibr-deblur" (the RGB first sharpened by `deblur_iterations`
-            Richardson-Lucy steps of the defocus model with the student's D, kernels/deblur.py; CPU backends) or
+            Richardson-Lucy steps of the defocus model with the student's D, kernels/deblur.py) or
             "layers" (LF student + layered renderer).
         deblur_iterations, deblur_radius: "dibr-deblur"'s iterations and aperture half-width R (u units).
         dtype: views as uint8 (default: what files and displays take, 4x fewer bytes, written directly by the
@@ -98,12 +98,10 @@ class Pipeline:
         self.outputs = outputs
         self._gpu = None
         if self.backend.device == "cuda" and getattr(self._dp, "device_io", False):
-            if self.deblur is not None:
-                raise ValueError(f"renderer 'dibr-deblur' runs on the CPU only for now; backend {self.backend.name!r} "
-                                 f"is a GPU one: pick backend='ort-cpu' or renderer='dibr'")
             from .gpu_executor import GpuExecutor
 
-            self._gpu = GpuExecutor(self._dp, self._lf, self.positions, outputs, getattr(self.backend, "stream", None))
+            self._gpu = GpuExecutor(self._dp, self._lf, self.positions, outputs, getattr(self.backend, "stream", None),
+                                    deblur=self.deblur)
         elif outputs == "device":
             raise ValueError(f"outputs='device' needs a GPU backend with device I/O; {self.backend.name!r} "
                              f"runs on the host")

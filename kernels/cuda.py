@@ -207,6 +207,38 @@ def dibr_warp(rgb, disparity, positions, baseline: float = 1.0, out=None, out_dt
     return out
 
 
+def deblur(rgb, disparity, iterations: int = 3, radius: float = 0.9, out=None, eps: float = 1e-3):
+    """GPU `deblur` (semantics and reference in kernels/deblur.py): rgb cupy float32 [H, W, 3] in [0, 1],
+    disparity [H, W] -> cupy float32 [H, W, 3]. Summed-area tables by cupy.cumsum (float64), the box blur by
+    kernels/deblur.cu, the Richardson-Lucy arithmetic by CuPy element-wise operations."""
+    cp = _cupy()
+    rgb = cp.ascontiguousarray(cp.asarray(rgb, dtype=cp.float32))
+    if rgb.ndim != 3 or rgb.shape[2] != 3:
+        raise ValueError(f"deblur: rgb must be [H, W, 3], got shape {rgb.shape}")
+    H, W = rgb.shape[:2]
+    disparity = cp.asarray(disparity, dtype=cp.float32)
+    if disparity.shape != (H, W):
+        raise ValueError(f"deblur: disparity must be [H, W] = {(H, W)}, got {disparity.shape}")
+    out = _out(cp, out, (H, W, 3), np.float32, "deblur")
+    half = cp.ascontiguousarray(radius * cp.abs(disparity.astype(cp.float64)))
+    b = rgb.astype(cp.float64)
+    x = b.copy()
+    table = cp.zeros((H + 1, W + 1, 3), cp.float64)
+    blurred = cp.empty_like(b)
+    blur, grid = _kernel("deblur", "deblur_box_blur"), _grid(W, H)
+
+    def box(image):
+        table[1:, 1:] = cp.cumsum(cp.cumsum(image, axis=0), axis=1)
+        blur(grid, _BLOCK, (table, half, np.int32(H), np.int32(W), blurred))
+        return blurred
+
+    for _ in range(int(iterations)):
+        ratio = b / cp.maximum(box(x), eps)
+        x *= box(ratio)
+    out[...] = cp.clip(x, 0.0, 1.0)
+    return out
+
+
 _IN_SUFFIX = {np.dtype(np.uint8): "u8", np.dtype(np.uint16): "u16", np.dtype(np.float32): "f32"}
 
 

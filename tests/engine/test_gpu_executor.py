@@ -55,7 +55,7 @@ def _psnr(a, b):
 @pytest.mark.gpu
 @gpu
 @pytest.mark.parametrize("precision", ["fp32", "fp16"])
-@pytest.mark.parametrize("renderer", ["dibr", "layers"])
+@pytest.mark.parametrize("renderer", ["dibr", "dibr-deblur", "layers"])
 def test_gpu_pipeline_matches_cpu_pipeline(precision, renderer):
     left, right, rgb = _frame()
     cpu = Pipeline(backend="ort-cpu", views=5, renderer=renderer, dtype=np.float32)(left, right, rgb).copy()

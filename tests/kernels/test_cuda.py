@@ -17,7 +17,7 @@ NVCC = shutil.which("nvcc")
 
 
 def test_every_kernel_source_is_present():
-    assert {f.stem for f in CU_FILES} >= {"render_layers", "dibr_warp", "preprocess"}
+    assert {f.stem for f in CU_FILES} >= {"render_layers", "dibr_warp", "preprocess", "deblur"}
 
 
 @pytest.mark.skipif(NVCC is None, reason="nvcc not on PATH")
@@ -88,6 +88,22 @@ def test_dibr_gpu_matches_reference(out_dtype):
         assert np.abs(got.astype(int) - want.astype(int)).max() <= 1
     else:
         np.testing.assert_allclose(got, want, atol=1e-5)
+
+
+@pytest.mark.gpu
+@gpu
+@pytest.mark.parametrize("iterations", [0, 1, 3])
+def test_deblur_gpu_matches_reference(iterations):
+    import cupy as cp
+
+    from kernels.deblur import deblur_reference
+
+    rng = np.random.default_rng(7)
+    H, W = 19, 26
+    rgb = rng.random((H, W, 3), dtype=np.float32)
+    disparity = rng.uniform(-6, 6, (H, W)).astype(np.float32)
+    got = cuda.deblur(cp.asarray(rgb), cp.asarray(disparity), iterations, 0.9).get()
+    np.testing.assert_allclose(got, deblur_reference(rgb, disparity, iterations, 0.9), atol=1e-6)
 
 
 @pytest.mark.gpu
