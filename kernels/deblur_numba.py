@@ -73,33 +73,6 @@ def _blur(table, half, out):
                 out[y, x, k] = acc[k] / area
 
 
-@njit(cache=_CACHE, parallel=True)
-def _ratio(b, blurred, eps, out):
-    h, w, c = b.shape
-    for y in prange(h):
-        for x in range(w):
-            for k in range(c):
-                out[y, x, k] = b[y, x, k] / max(blurred[y, x, k], eps)
-
-
-@njit(cache=_CACHE, parallel=True)
-def _multiply(x_, factor):
-    h, w, c = x_.shape
-    for y in prange(h):
-        for x in range(w):
-            for k in range(c):
-                x_[y, x, k] *= factor[y, x, k]
-
-
-@njit(cache=_CACHE, parallel=True)
-def _store(x_, out):
-    h, w, c = x_.shape
-    for y in prange(h):
-        for x in range(w):
-            for k in range(c):
-                out[y, x, k] = np.float32(min(max(x_[y, x, k], 0.0), 1.0))
-
-
 def deblur(rgb: np.ndarray, disparity: np.ndarray, iterations: int, radius: float, out: np.ndarray,
            eps: float = 1e-3) -> np.ndarray:
     """Validated float32 rgb [H, W, 3] and disparity [H, W] -> out float32 [H, W, 3] (see kernels/deblur.py)."""
@@ -110,14 +83,14 @@ def deblur(rgb: np.ndarray, disparity: np.ndarray, iterations: int, radius: floa
     table = np.empty((h + 1, w + 1, c), np.float64)
     blurred, ratio = np.empty_like(b), np.empty_like(b)
     with _LAUNCH:
-        for _ in range(iterations):
+        for _ in range(iterations):   # the element-wise steps in numpy: the same operations as the reference
             _table(x, table)
             _blur(table, half, blurred)
-            _ratio(b, blurred, eps, ratio)
+            np.divide(b, np.maximum(blurred, eps, out=blurred), out=ratio)
             _table(ratio, table)
             _blur(table, half, blurred)
-            _multiply(x, blurred)
-        _store(x, out)
+            x *= blurred
+    np.copyto(out, np.clip(x, 0.0, 1.0, out=x))
     return out
 
 
