@@ -125,6 +125,7 @@ class Pipeline:
                   for s in (self._dp, self._lf) if s is not None}
         return {"backend": self.backend.name, "precision": self.backend.precision, "why": self._why,
                 "device": self.backend.device, "renderer": self.renderer, "views": self.views,
+                **({"deblur": {"iterations": self.deblur[0], "radius": self.deblur[1]}} if self.deblur else {}),
                 "baseline": self.baseline, "models": models, "outputs": self.outputs,
                 "gpu_hot_path": self._gpu is not None,
                 "cuda_graphs": {s.model_name: (getattr(s, "graph_error", None) or "on") for s in (self._dp, self._lf)

@@ -166,6 +166,8 @@ def _run(source, input: Path, out: Path, views, baseline, backend, precision, vi
         "models": [{"name": k, "sha256": m["sha256"]} for k, m in info["models"].items()],
         "calibration": getattr(source, "calibration", None),
     }
+    if "deblur" in info:   # renderer dibr-deblur: its Richardson-Lucy iterations and aperture half-width
+        manifest["deblur"] = info["deblur"]
     header = getattr(source, "header", None)
     if header is not None:
         manifest["source_size"] = [int(header.height), int(header.width)]   # before --max-size

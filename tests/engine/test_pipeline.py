@@ -146,6 +146,7 @@ def test_dibr_deblur_is_dibr_of_the_deblurred_rgb(sample):
     want = dibr_warp(sharp, out.disparity, grid_positions(3).reshape(-1, 2), 1.0)
     np.testing.assert_allclose(out.views.reshape(want.shape), want, atol=1e-5)
     assert "deblur" in out.timings and not np.allclose(out.rgb, sample.rgb, atol=1e-3)
+    assert pipe.info()["deblur"] == {"iterations": 2, "radius": 0.9}
     plain = Pipeline(backend="ort-cpu", views=3, renderer="dibr", dtype=np.float32)(sample.left, sample.right,
                                                                                       sample.rgb)
     np.testing.assert_array_equal(plain.disparity, out.disparity)       # same D, only the warped image differs
