@@ -48,6 +48,9 @@ class Ledger:
     def __init__(self, out: Path):
         self.path = Path(out) / LEDGER
         data = read_json(self.path)
+        if data is None and self.path.exists():   # never overwrite a record we cannot read
+            raise ValueError(f"{self.path} exists but is not readable JSON; move it away (the runs' own manifests "
+                             f"say which inputs are complete) or choose another --out")
         if data is not None and data.get("format") != LEDGER_FORMAT:
             raise ValueError(f"{self.path} is not a {LEDGER_FORMAT} file; choose another --out")
         self.data = data or {"format": LEDGER_FORMAT, "out": str(Path(out).resolve()), "inputs": {}}

@@ -275,3 +275,16 @@ def test_run_refuses_a_pipeline_built_for_other_views(inputs, tmp_path):
     with pytest.raises(ValueError, match="views=2"):
         run(a, tmp_path / "out", views=3, backend="ort-cpu", pipeline=Pipeline(backend="ort-cpu", views=2))
     assert not (tmp_path / "out").exists()
+
+
+def test_an_unreadable_batch_json_is_refused_not_overwritten(inputs, tmp_path):
+    (a, _), _ = inputs
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "batch.json").write_text('{"format": "dplf-batch/1", "inputs": {')   # cut short
+    res = _batch_cli(a, "--out", out)
+    assert res.returncode == 2 and res.stderr.count("\n") == 1 and "not readable JSON" in res.stderr, res.stderr
+    assert (out / "batch.json").read_text() == '{"format": "dplf-batch/1", "inputs": {'
+    (out / "batch.json").write_text('{"format": "something-else"}')
+    res = _batch_cli(a, "--out", out)
+    assert res.returncode == 2 and "choose another --out" in res.stderr, res.stderr
