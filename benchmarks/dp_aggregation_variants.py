@@ -87,17 +87,13 @@ class SgmOverDefocusCost:
         import torch
         import torch.nn.functional as F
 
-        from models.zncc_matching import wta_parabola, zncc_cost
+        from models.zncc_matching import wta_parabola
 
         m = self.matching
         dp = torch.from_numpy(np.stack([left, right])[None].astype(np.float32))
         small = F.avg_pool2d(dp, self.scale) if self.scale > 1 else dp
         with torch.no_grad():
-            x = small / (small.mean(dim=(1, 2, 3), keepdim=True) + 0.02)
-            x = F.pad(x, (m.radius, m.radius, 0, 0), mode="replicate")
-            cost = zncc_cost(F.conv2d(x[:, 0:1], m.k_for_left), F.conv2d(x[:, 1:2], m.k_for_right), m.window)
-            guide = small.mean(1, keepdim=True)
-            guide = (guide - guide.mean()) / (guide.std() + 1e-6)
+            cost, guide = m.cost(small)
             if self.cross_scale_first:
                 cost = m.aggregate(cost, guide)
             agg = sgm_aggregate(cost[0].numpy(), guide[0, 0].numpy(), self.p1, self.p2)
@@ -148,7 +144,6 @@ class GuidedUpsampling:
         import torch
         import torch.nn.functional as F
 
-        from models.blocks import normalise_dp
         from models.guided_filter import box_filter
 
         h, w = left.shape
@@ -157,9 +152,7 @@ class GuidedUpsampling:
         net, r = self.model, self.radius
         with torch.no_grad():
             small = F.avg_pool2d(dp, 2)
-            d0, feats = net.matching(small)
-            x = torch.cat([d0 / 4.0, feats.clamp(-10.0, 10.0), normalise_dp(small)], 1)
-            d = (d0 + 2.0 * net.refine(x)) * 2
+            d = net.half_resolution(dp)[0] * 2
             g_full = dp.mean(1, keepdim=True)
             mu, sd = g_full.mean(), g_full.std() + 1e-6
             g_small, g_full = (small.mean(1, keepdim=True) - mu) / sd, (g_full - mu) / sd

@@ -13,8 +13,7 @@ import numpy as np, torch, torch.nn.functional as F
 torch.set_num_threads(int(sys.argv[2]) if len(sys.argv) > 2 else 1)
 torch.manual_seed(0)
 from models.architectures import build
-from models.zncc_matching import ZnccDefocusMatching, zncc_cost
-from models.blocks import normalise_dp
+from models.zncc_matching import ZnccDefocusMatching
 from benchmarks.real_dp import find_pixel4
 minutes = float(sys.argv[1]) if len(sys.argv) > 1 else 10
 LAMBDA_S, SIGMA, LAMBDA_A = 0.05, 0.05, 0.0
@@ -33,11 +32,8 @@ def crop():
         l, r = r[:, ::-1], l[:, ::-1]
     return torch.from_numpy(np.stack([l, r])[None].copy())
 def loss_cost(small):
-    m = lossm
     with torch.no_grad():
-        x = small / (small.mean(dim=(1, 2, 3), keepdim=True) + 0.02)
-        x = F.pad(x, (m.radius, m.radius, 0, 0), mode="replicate")
-        return zncc_cost(F.conv2d(x[:, 0:1], m.k_for_left), F.conv2d(x[:, 1:2], m.k_for_right), m.window)
+        return lossm.cost(small)[0]
 def interp(cost, d):
     j = ((d - lossm.first) / lossm.step).clamp(0, cost.shape[1] - 1.001)
     j0 = j.floor().long(); t = j - j0
@@ -47,10 +43,7 @@ model.train()
 while time.time() - t0 < minutes * 60:
     dp = torch.cat([crop() for _ in range(4)])
     small = F.avg_pool2d(dp, 2)
-    with torch.no_grad():
-        d0, feats = model.matching(small)
-    x = torch.cat([d0 / 4.0, feats.clamp(-10.0, 10.0), normalise_dp(small)], 1)
-    d = d0 + 2.0 * model.refine(x)
+    d, d0 = model.half_resolution(dp)
     cost = loss_cost(small)
     photo = interp(cost, d).mean()
     g = torch.log(small.mean(1, keepdim=True) + 0.01)

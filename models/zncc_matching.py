@@ -106,7 +106,9 @@ class ZnccDefocusMatching(nn.Module):
             d, feats = self._match(dp.float())
         return d.to(dp.dtype), feats.to(dp.dtype)
 
-    def _match(self, dp: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def cost(self, dp: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The per-pixel cost before aggregation and its guide: dp float32 [N, 2, h, w] ->
+        (cost [N, J, h, w] over hypotheses first + j * step, guide [N, 1, h, w], the normalised DP mean)."""
         n, _, h, w = dp.shape
         x = dp / (dp.mean(dim=(1, 2, 3), keepdim=True) + 0.02)
         x = F.pad(x, (self.radius, self.radius, 0, 0), mode="replicate")
@@ -117,4 +119,8 @@ class ZnccDefocusMatching(nn.Module):
             cost = cost.reshape(n, self.families, self.num_hyps, h, w).min(1).values
         guide = dp.mean(1, keepdim=True)
         guide = (guide - guide.mean(dim=(2, 3), keepdim=True)) / (guide.std(dim=(2, 3), keepdim=True) + 1e-6)
+        return cost, guide
+
+    def _match(self, dp: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        cost, guide = self.cost(dp)
         return wta_parabola(self.aggregate(cost, guide), self.first, self.step)

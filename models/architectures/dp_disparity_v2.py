@@ -38,10 +38,14 @@ class DPWholeImageNet(nn.Module):
         nn.init.zeros_(self.refine.head.weight)
         nn.init.zeros_(self.refine.head.bias)
 
-    def forward(self, dp: torch.Tensor) -> torch.Tensor:
-        check_dp(dp)
+    def half_resolution(self, dp: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """dp [N, 2, H, W] -> (refined D, matched D0), both [N, 1, H/2, W/2] in px at half resolution."""
         small = F.avg_pool2d(dp, self.scale)
         d0, feats = self.matching(small)
         x = torch.cat([d0 / 4.0, feats.clamp(-10.0, 10.0), normalise_dp(small)], 1)
-        d = (d0 + 2.0 * self.refine(x)) * self.scale
+        return d0 + 2.0 * self.refine(x), d0
+
+    def forward(self, dp: torch.Tensor) -> torch.Tensor:
+        check_dp(dp)
+        d = self.half_resolution(dp)[0] * self.scale
         return F.interpolate(d, size=dp.shape[-2:], mode="bilinear", align_corners=False)

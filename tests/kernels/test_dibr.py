@@ -115,14 +115,7 @@ def test_numba_kernel_threads_uint8_input_and_given_out():
     assert dibr_warp(rgb, disparity, positions[:0], method="numba").shape == (0, 19, 26, 3)
 
 
-def test_method_selection(monkeypatch):
-    monkeypatch.setenv("DPLF_DIBR", "numpy")
-    assert dibr.default_method() == "numpy"
-    monkeypatch.setenv("DPLF_DIBR", "bogus")
-    with pytest.raises(ValueError, match="DPLF_DIBR"):
-        dibr.default_method()
-    monkeypatch.delenv("DPLF_DIBR")
-    assert dibr.default_method() == ("numba" if dibr.dibr_numba is not None else "numpy")
+def test_method_validation():   # the environment variable: tests/kernels/test_cpu_method.py
     with pytest.raises(ValueError, match="method"):
         dibr_warp(np.zeros((4, 4, 3), np.float32), np.zeros((4, 4), np.float32), np.zeros((1, 2)), method="x")
     dibr.warm_up()   # compiles or loads from the cache; never raises

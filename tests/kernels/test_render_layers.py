@@ -160,22 +160,12 @@ def test_numba_threads_bands_and_out_reuse():
         np.testing.assert_array_equal(other, out)
 
 
-def test_method_and_env_validation(monkeypatch):
-    monkeypatch.delenv("DPLF_RENDER_LAYERS", raising=False)
-    assert _rl.default_method() == ("numba" if _rl.render_layers_numba is not None else "numpy")
-    monkeypatch.setenv("DPLF_RENDER_LAYERS", " NumPy ")
-    assert _rl.default_method() == "numpy"
-    monkeypatch.setenv("DPLF_RENDER_LAYERS", "cuda")
-    with pytest.raises(ValueError, match="DPLF_RENDER_LAYERS must be one of"):
-        _rl.default_method()
-    monkeypatch.delenv("DPLF_RENDER_LAYERS")
+def test_method_validation(monkeypatch):   # the environment variable: tests/kernels/test_cpu_method.py
     with pytest.raises(ValueError, match="method must be one of"):
         render_layers(np.zeros((1, 1, 3, 4, 4), np.float32), [0.0], np.zeros((1, 2)), method="opencv")
     monkeypatch.setattr(_rl, "render_layers_numba", None)
-    assert _rl.default_method() == "numpy"
     with pytest.raises(RuntimeError, match="needs numba"):
         render_layers(np.zeros((1, 1, 3, 4, 4), np.float32), [0.0], np.zeros((1, 2)), method="numba")
-    _rl.warm_up()   # nothing to compile without numba
 
 
 @pytest.mark.parametrize("method", _rl.METHODS)
