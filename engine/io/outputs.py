@@ -30,11 +30,12 @@ import numpy as np
 
 from .atomic import atomic_write
 from .pfm import write_pfm
+from .png import encode_png, fast_png_supported
 from .run_folder import MANIFEST, MANIFEST_FORMAT, MOSAIC_FILE, RUN_ENTRIES, view_name
 from .write_pool import WritePool
 
 VIEW_FORMATS = ("png", "jpg", "npy", "mp4", "mosaic")
-PNG_LEVEL = 1                    # PNG compression: 1 = Huffman-only, the fastest (encode_image, docs/outputs.md)
+PNG_LEVEL = 1                    # PNG compression: 1 = Sub filter + ISA-L level 1, the fastest (encode_image)
 JPG_QUALITY = 90                 # --format jpg
 MAX_FRAMES_IN_FLIGHT = 3         # frames queued for the writer threads (each holds a copy of its views)
 VIDEO_CODEC = "mp4v"             # MPEG-4 part 2: the codec every opencv-python wheel can write
@@ -329,11 +330,14 @@ def check_encoding(png_level: int, jpg_quality: int) -> None:
 def encode_image(path: Path, image: np.ndarray, png_level: int = PNG_LEVEL, jpg_quality: int = JPG_QUALITY) -> bytes:
     """The bytes of `image` (BGR uint8, or 16-bit for PNG) as a .png or .jpg file, by `path`'s suffix.
 
-    png_level 0 stores, 1 is zlib's Huffman-only strategy after PNG's Sub filter on every row (the fastest
-    compression measured: OpenCV otherwise tries all five filters per row, docs/outputs.md), 2-9 are zlib levels."""
+    png_level 0 stores; 1 (the fastest measured, docs/outputs.md) is PNG's Sub filter on every row and ISA-L's
+    level-1 deflate for 8-bit images (`engine.io.png`), zlib's Huffman-only strategy after the Sub filter for
+    16-bit ones; 2-9 are zlib levels."""
     ext = Path(path).suffix.lower()
     if ext in (".jpg", ".jpeg"):
         params = [cv2.IMWRITE_JPEG_QUALITY, jpg_quality]
+    elif png_level == 1 and fast_png_supported(image):
+        return encode_png(image, 1)
     elif png_level == 1:
         params = [cv2.IMWRITE_PNG_COMPRESSION, 1, cv2.IMWRITE_PNG_STRATEGY, cv2.IMWRITE_PNG_STRATEGY_HUFFMAN_ONLY,
                   cv2.IMWRITE_PNG_FILTER, cv2.IMWRITE_PNG_FILTER_SUB]
