@@ -9,7 +9,8 @@ Per view (one thread renders a whole view; views are spread over the threads wit
    target, which keeps the largest (nearer D wins, ties to the smaller source index): a per-thread uint64
    z-buffer [H*W], reused for every view the thread renders, is the only full-frame scratch.
 2. visible pixels: bilinear, border-clamped sample at (x + Dt*su, y + Dt*sv), lerps as `a + f*(b - a)` in
-   float32 (the fast path's cv2.subtract/multiply/add), written straight into `out` (uint8: rint, clip).
+   float32 (the fast path's cv2.subtract/multiply/add), written straight into `out` (uint8: a row at a time,
+   `_visible_u8`, then rint, clip).
 3. holes, row by row: left is carried along the row, right by a forward pointer, up by a per-column
    "last visible row", down by a per-column forward pointer (amortised O(H) per column), so the fill is O(H*W)
    even for large disocclusions. Ties in Dt go to left, right, up, down; the hole copies the visible pixel's
@@ -52,6 +53,26 @@ def _sample(rgb, xs, ys):
     ix1 = min(ix0 + uintp(1), uintp(W - 1))
     iy1 = min(iy0 + uintp(1), uintp(H - 1))
     c0, c1, c2 = uintp(0), uintp(1), uintp(2)
+    # A zero fraction makes its lerp exact (a + 0*(b - a) == a for finite colours): skip its taps. Every pixel of a
+    # view on the grid's centre row (sv = 0) or column (su = 0) takes these branches, no other view's pixels do.
+    if fy == zero:
+        if fx == zero:
+            return rgb[iy0, ix0, c0], rgb[iy0, ix0, c1], rgb[iy0, ix0, c2]
+        a = rgb[iy0, ix0, c0]
+        v0 = a + fx * (rgb[iy0, ix1, c0] - a)
+        a = rgb[iy0, ix0, c1]
+        v1 = a + fx * (rgb[iy0, ix1, c1] - a)
+        a = rgb[iy0, ix0, c2]
+        v2 = a + fx * (rgb[iy0, ix1, c2] - a)
+        return v0, v1, v2
+    if fx == zero:
+        a = rgb[iy0, ix0, c0]
+        v0 = a + fy * (rgb[iy1, ix0, c0] - a)
+        a = rgb[iy0, ix0, c1]
+        v1 = a + fy * (rgb[iy1, ix0, c1] - a)
+        a = rgb[iy0, ix0, c2]
+        v2 = a + fy * (rgb[iy1, ix0, c2] - a)
+        return v0, v1, v2
     a = rgb[iy0, ix0, c0]
     top = a + fx * (rgb[iy0, ix1, c0] - a)
     b = rgb[iy1, ix0, c0]
@@ -80,13 +101,81 @@ def _src(key):
 
 
 @njit(cache=_CACHE)
-def _render_view(rgb, disp, keys, su, sv, o, zbuf, up, down, row_buf, to_u8):
-    """Steps 1-3 for one view into o [H, W, 3]; zbuf [H*W] uint64, up/down [W], row_buf [W*3] are this thread's
-    scratch. zbuf holds the 64-bit key of the winner (0: nothing landed; no finite D has key 0).
+def _visible_u8(rgb, dflat, zbuf, su, sv, oflat, row_buf, fscratch, iscratch):
+    """Step 2 for uint8 output, a row at a time: (a) per pixel the winner's D, the clamped sample position, its
+    fractions and the flat indices of the four taps (holes get the source index 0, an in-range dummy whose value
+    step 3 overwrites); (b) the lerps of _sample, channel by channel into planes; (c) interleaved into row_buf and
+    rounded in one contiguous loop (vectorised). The same float32 operations as _sample, so bit-identical to the
+    float32 path; the split is what makes it faster (measured: 11 % less time per view than sampling pixel by
+    pixel into row_buf, and 10 % more with uint32 tap indices; for float32 output the split was 13 % slower, so
+    that path samples pixel by pixel)."""
+    H, W = rgb.shape[0], rgb.shape[1]
+    rflat = rgb.ravel()
+    zero = np.float32(0.0)
+    fw1 = np.float32(W - 1)
+    fh1 = np.float32(H - 1)
+    w3 = uintp(3 * W)
+    fxs, fys, p0, p1, p2 = fscratch[0], fscratch[1], fscratch[2], fscratch[3], fscratch[4]
+    i00, i01, i10, i11 = iscratch[0], iscratch[1], iscratch[2], iscratch[3]
+    for y in range(H):
+        fyv = np.float32(y)
+        row = y * W
+        for x in range(W):
+            k = zbuf[row + x]
+            dt = dflat[_src(k)] if k != 0 else dflat[0]
+            xs = min(max(np.float32(x) + dt * su, zero), fw1)
+            ys = min(max(fyv + dt * sv, zero), fh1)
+            x0 = np.floor(xs)
+            y0 = np.floor(ys)
+            fxs[x] = xs - x0
+            fys[x] = ys - y0
+            ix0 = uintp(x0)
+            iy0 = uintp(y0)
+            ix1 = min(ix0 + uintp(1), uintp(W - 1))
+            iy1 = min(iy0 + uintp(1), uintp(H - 1))
+            i00[x] = iy0 * w3 + uintp(3) * ix0
+            i01[x] = iy0 * w3 + uintp(3) * ix1
+            i10[x] = iy1 * w3 + uintp(3) * ix0
+            i11[x] = iy1 * w3 + uintp(3) * ix1
+        for x in range(W):
+            fx = fxs[x]
+            fy = fys[x]
+            j00, j01, j10, j11 = uintp(i00[x]), uintp(i01[x]), uintp(i10[x]), uintp(i11[x])
+            a = rflat[j00]
+            top = a + fx * (rflat[j01] - a)
+            b = rflat[j10]
+            p0[x] = top + fy * ((b + fx * (rflat[j11] - b)) - top)
+            a = rflat[j00 + 1]
+            top = a + fx * (rflat[j01 + 1] - a)
+            b = rflat[j10 + 1]
+            p1[x] = top + fy * ((b + fx * (rflat[j11 + 1] - b)) - top)
+            a = rflat[j00 + 2]
+            top = a + fx * (rflat[j01 + 2] - a)
+            b = rflat[j10 + 2]
+            p2[x] = top + fy * ((b + fx * (rflat[j11 + 2] - b)) - top)
+        for x in range(W):
+            row_buf[3 * x] = p0[x]
+            row_buf[3 * x + 1] = p1[x]
+            row_buf[3 * x + 2] = p2[x]
+        base = y * W * 3
+        for i in range(W * 3):
+            oflat[base + i] = _u8(row_buf[i])
 
-    uint8 output: a row's visible colours go to the float32 row_buf first and are rounded in one vectorisable
-    loop (the values at holes are stale and overwritten by step 3)."""
+
+@njit(cache=_CACHE)
+def _render_view(rgb, disp, keys, su, sv, o, zbuf, up, down, row_buf, fscratch, iscratch, to_u8):
+    """Steps 1-3 for one view into o [H, W, 3]; zbuf [H*W] uint64, up/down [W], row_buf [W*3] are this thread's
+    scratch (with fscratch [5, W] float32 and iscratch [4, W] uint32 or uint64 for _visible_u8). zbuf holds the 64-bit key of
+    the winner (0: nothing landed; no finite D has key 0)."""
     H, W = disp.shape
+    oflat = o.ravel()
+    if su == 0 and sv == 0:
+        # the centre view: every pixel lands on itself and samples at its own integer position, where each lerp
+        # is a + 0*(b - a) == a (finite colours), so the view is the image
+        rflat = rgb.ravel()
+        for i in range(H * W * 3):
+            oflat[i] = _u8(rflat[i]) if to_u8 else rflat[i]
+        return
     half = np.float32(0.5)
     dflat = disp.ravel()
     fw = np.float32(W)
@@ -107,26 +196,16 @@ def _render_view(rgb, disp, keys, su, sv, o, zbuf, up, down, row_buf, to_u8):
                 if k > zbuf[t]:
                     zbuf[t] = k
     # 2. visible pixels
-    oflat = o.ravel()
-    for y in range(H):
-        fy = np.float32(y)
-        for x in range(W):
-            k = zbuf[y * W + x]
-            if k != 0:
-                dt = dflat[_src(k)]
-                v0, v1, v2 = _sample(rgb, np.float32(x) + dt * su, fy + dt * sv)
-                if to_u8:
-                    row_buf[3 * x] = v0
-                    row_buf[3 * x + 1] = v1
-                    row_buf[3 * x + 2] = v2
-                else:
-                    o[y, x, 0] = v0
-                    o[y, x, 1] = v1
-                    o[y, x, 2] = v2
-        if to_u8:
-            base = y * W * 3
-            for i in range(W * 3):
-                oflat[base + i] = _u8(row_buf[i])
+    if to_u8:
+        _visible_u8(rgb, dflat, zbuf, su, sv, oflat, row_buf, fscratch, iscratch)
+    else:
+        for y in range(H):
+            fy = np.float32(y)
+            for x in range(W):
+                k = zbuf[y * W + x]
+                if k != 0:
+                    dt = dflat[_src(k)]
+                    o[y, x, 0], o[y, x, 1], o[y, x, 2] = _sample(rgb, np.float32(x) + dt * su, fy + dt * sv)
     # 3. holes
     for x in range(W):
         up[x] = -1
@@ -185,7 +264,7 @@ def _render_view(rgb, disp, keys, su, sv, o, zbuf, up, down, row_buf, to_u8):
 
 
 @njit(cache=_CACHE, parallel=True)
-def _render_all(rgb, disp, keys, positions, baseline, out, zbuf, up, down, row_buf, to_u8):
+def _render_all(rgb, disp, keys, positions, baseline, out, zbuf, up, down, row_buf, fscratch, iscratch, to_u8):
     """Views p = k, k + n, k + 2n, ... on worker k of n = zbuf.shape[0]."""
     n = zbuf.shape[0]
     P = positions.shape[0]
@@ -193,7 +272,8 @@ def _render_all(rgb, disp, keys, positions, baseline, out, zbuf, up, down, row_b
         for p in range(k, P, n):
             su = baseline * positions[p, 0]
             sv = baseline * positions[p, 1]
-            _render_view(rgb, disp, keys, su, sv, out[p], zbuf[k], up[k], down[k], row_buf[k], to_u8)
+            _render_view(rgb, disp, keys, su, sv, out[p], zbuf[k], up[k], down[k], row_buf[k], fscratch[k],
+                         iscratch[k], to_u8)
 
 
 def splat_keys(disparity: np.ndarray) -> np.ndarray:
@@ -214,11 +294,14 @@ def render(rgb: np.ndarray, disparity: np.ndarray, positions: np.ndarray, baseli
     zbuf = np.empty((n, H * W), np.uint64)
     up = np.empty((n, W), np.int32)
     down = np.empty((n, W), np.int32)
-    row_buf = np.zeros((n, W * 3), np.float32)
+    row_buf = np.empty((n, W * 3), np.float32)
+    fscratch = np.empty((n, 5, W), np.float32)
+    # uint32 tap indices (10 % less time per uint8 view than uintp); uint64 only for images of >= 2**32 values
+    iscratch = np.empty((n, 4, W), np.uint32 if 3 * H * W < 2**32 else np.uint64)
     keys = splat_keys(disparity)
     with _LAUNCH:
         _render_all(rgb, disparity, keys, np.ascontiguousarray(positions, np.float32), np.float32(baseline), out,
-                    zbuf, up, down, row_buf, out.dtype == np.uint8)
+                    zbuf, up, down, row_buf, fscratch, iscratch, out.dtype == np.uint8)
     return out
 
 

@@ -77,8 +77,9 @@ def _scene(rng, H, W, P=7):
     disparity.flat[::7] = -0.0                  # ordered_bits puts -0 below +0
     disparity.flat[3::7] = 0.0
     positions = rng.uniform(-1.5, 1.5, (P, 2)).astype(np.float32)
-    positions[0] = 0
+    positions[0] = 0                            # the centre view: the kernel copies the image
     positions[1] = [40.0, -40.0]
+    positions[2:4] = [[0.8, 0.0], [0.0, -1.1]]  # on the axes: the kernel skips lerps by a zero fraction
     return rgb, disparity, positions
 
 
