@@ -31,7 +31,12 @@ def sub_filtered(image: np.ndarray) -> np.ndarray:
     row: each byte minus the byte of the pixel to its left (mod 256), the first pixel as is."""
     h, w = image.shape[:2]
     c = 1 if image.ndim == 2 else 3
-    rows = (cv2.cvtColor(image, cv2.COLOR_BGR2RGB) if c == 3 else np.ascontiguousarray(image)).reshape(h, w * c)
+    if c == 3:
+        rgb = image[..., ::-1]      # already contiguous when `image` is a reversed view of an RGB array (dplf-run)
+        rows = rgb if rgb.flags.c_contiguous else cv2.cvtColor(np.ascontiguousarray(image), cv2.COLOR_BGR2RGB)
+    else:
+        rows = np.ascontiguousarray(image)
+    rows = rows.reshape(h, w * c)
     lines = np.empty((h, 1 + w * c), np.uint8)
     lines[:, 0] = FILTER_SUB
     lines[:, 1:1 + c] = rows[:, :c]

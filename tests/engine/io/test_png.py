@@ -20,6 +20,13 @@ def test_round_trip_is_exact(shape):
     assert np.array_equal(rgb, image[..., ::-1] if image.ndim == 3 else image)
 
 
+def test_a_reversed_view_of_an_rgb_array_encodes_like_its_copy():
+    rgb = np.random.default_rng(2).integers(0, 256, (9, 13, 3), dtype=np.uint8)
+    bgr_view = rgb[..., ::-1]                  # what dplf-run hands the encoder
+    assert encode_png(bgr_view) == encode_png(np.ascontiguousarray(bgr_view))
+    assert np.array_equal(np.asarray(Image.open(io.BytesIO(encode_png(bgr_view)))), rgb)
+
+
 def test_sub_filter_matches_its_definition():
     image = np.random.default_rng(1).integers(0, 256, (4, 6, 3), dtype=np.uint8)
     rgb = image[..., ::-1].reshape(4, 18).astype(np.int64)
