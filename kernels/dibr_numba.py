@@ -36,6 +36,14 @@ _LAUNCH = threading.Lock()   # numba's workqueue threading layer aborts on concu
 
 
 @njit(cache=_CACHE, inline="always")
+def _lerp(rgb, ya, xa, yb, xb, f):
+    """The 3 channels' a + f*(b - a) between the taps (ya, xa) and (yb, xb) of rgb."""
+    a0, a1, a2 = rgb[ya, xa, uintp(0)], rgb[ya, xa, uintp(1)], rgb[ya, xa, uintp(2)]
+    return (a0 + f * (rgb[yb, xb, uintp(0)] - a0), a1 + f * (rgb[yb, xb, uintp(1)] - a1),
+            a2 + f * (rgb[yb, xb, uintp(2)] - a2))
+
+
+@njit(cache=_CACHE, inline="always")
 def _sample(rgb, xs, ys):
     """Bilinear, border-clamped sample (3 channels) of rgb at float32 (xs, ys), in the fast path's op order:
     clamp, floor, f = xs - x0, taps at x0 and min(x0 + 1, W - 1), lerps a + f*(b - a)."""
@@ -58,21 +66,9 @@ def _sample(rgb, xs, ys):
     if fy == zero:
         if fx == zero:
             return rgb[iy0, ix0, c0], rgb[iy0, ix0, c1], rgb[iy0, ix0, c2]
-        a = rgb[iy0, ix0, c0]
-        v0 = a + fx * (rgb[iy0, ix1, c0] - a)
-        a = rgb[iy0, ix0, c1]
-        v1 = a + fx * (rgb[iy0, ix1, c1] - a)
-        a = rgb[iy0, ix0, c2]
-        v2 = a + fx * (rgb[iy0, ix1, c2] - a)
-        return v0, v1, v2
+        return _lerp(rgb, iy0, ix0, iy0, ix1, fx)
     if fx == zero:
-        a = rgb[iy0, ix0, c0]
-        v0 = a + fy * (rgb[iy1, ix0, c0] - a)
-        a = rgb[iy0, ix0, c1]
-        v1 = a + fy * (rgb[iy1, ix0, c1] - a)
-        a = rgb[iy0, ix0, c2]
-        v2 = a + fy * (rgb[iy1, ix0, c2] - a)
-        return v0, v1, v2
+        return _lerp(rgb, iy0, ix0, iy1, ix0, fy)
     a = rgb[iy0, ix0, c0]
     top = a + fx * (rgb[iy0, ix1, c0] - a)
     b = rgb[iy1, ix0, c0]
