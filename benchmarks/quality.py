@@ -12,7 +12,9 @@ from the central A x A views (engine.io.lightfield.synthesize_dp) and every meth
 the GT views' positions u = k / (2 c-bar) (views = K, baseline = max|k| / (2 c-bar)). LF PSNR/SSIM are
 per view on uint8, mean and worst over all views but the centre one. Methods: `dplf` (engine.Pipeline with
 its default renderer: the DP student's disparity + DIBR), `dplf-deblur` (the same D, the RGB first sharpened by
-kernels/deblur.py, renderer "dibr-deblur"), `dplf-layers` (the LF student + layered renderer),
+kernels/deblur.py, renderer "dibr-deblur"), `dplf-dp` (the same D; views left / right of the centre column
+warped from the sharpened left / right DP half, renderer "dibr-dp"), `dplf-layers` (the LF student + layered
+renderer),
 `copy` (full-aperture RGB in every view),
 `sgbm-dibr` (OpenCV SGBM on the DP pair + DIBR), `teacher-sgbm-3view` (models.teacher.sgbm_teacher, the
 training teacher, on three real views of the LF's centre row, in D units, + DIBR: it sees wider-baseline

@@ -39,8 +39,8 @@ class FigureSink:
     "all" (also the baselines that render parallax), "none". The ground-truth sheet comes with any sheet.
     """
 
-    SHEET_METHODS = {"dplf": ("dplf", "dplf-deblur", "dplf-layers"), "none": (),
-                     "all": ("dplf", "dplf-deblur", "dplf-layers", "sgbm-dibr", TEACHER, "oracle-dibr",
+    SHEET_METHODS = {"dplf": ("dplf", "dplf-deblur", "dplf-dp", "dplf-layers"), "none": (),
+                     "all": ("dplf", "dplf-deblur", "dplf-dp", "dplf-layers", "sgbm-dibr", TEACHER, "oracle-dibr",
                              "oracle-sharp-dibr")}
 
     def __init__(self, folder, relative_to=None, sheets: str = "dplf", max_width: int = 2000):

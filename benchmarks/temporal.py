@@ -14,7 +14,8 @@ from benchmarks import metrics as M  # noqa: E402
 from benchmarks.teacher_views import TEACHER, sgbm_settings, teacher_disparity  # noqa: E402
 
 SHARP_ORACLE = "oracle-sharp-dibr"
-DPLF_RENDERERS = (("dibr", "dplf"), ("dibr-deblur", "dplf-deblur"), ("layers", "dplf-layers"))   # (renderer, row)
+DPLF_RENDERERS = (("dibr", "dplf"), ("dibr-deblur", "dplf-deblur"), ("dibr-dp", "dplf-dp"),
+                  ("layers", "dplf-layers"))   # (renderer, row)
 
 
 def crop_offsets(frames: int, step: tuple[int, int] = (3, 5)) -> list[tuple[int, int]]:

@@ -18,7 +18,7 @@ from .model_store import ModelStore
 from .stream_stats import StreamStats
 from .validation import as_unit_plane, check_pair
 
-RENDERERS = ("layers", "dibr", "dibr-deblur")
+RENDERERS = ("layers", "dibr", "dibr-deblur", "dibr-dp")
 _preprocess = _load_kernels("preprocess")
 
 
@@ -34,6 +34,7 @@ class PipelineOutput:
     layers: np.ndarray | None = field(default=None, repr=False)   # [L, R, 3, H, W]
     planes: np.ndarray | None = field(default=None, repr=False)   # [L]
     rgb: np.ndarray | None = field(default=None, repr=False)      # [H, W, 3] float32
+    halves: np.ndarray | None = field(default=None, repr=False)   # [2, H, W, 3] float32 ("dibr-dp"'s sources)
     _pipeline: "Pipeline | None" = field(default=None, repr=False)
 
     def render(self, positions, baseline: float = 1.0, dtype=None) -> np.ndarray:
@@ -46,7 +47,8 @@ class PipelineOutput:
     def copy(self) -> "PipelineOutput":
         dup = lambda a: None if a is None else a.copy()  # noqa: E731
         return PipelineOutput(dup(self.disparity), dup(self.views), dict(self.timings), self.index,
-                              self.timestamp, dup(self.layers), dup(self.planes), dup(self.rgb), self._pipeline)
+                              self.timestamp, dup(self.layers), dup(self.planes), dup(self.rgb), dup(self.halves),
+                              self._pipeline)
 
 
 class Pipeline:
@@ -59,9 +61,12 @@ class Pipeline:
         baseline: view-grid half-extent in aperture units (1 = about the physical aperture).
         renderer: "dibr" (occlusion-aware warp of the RGB with the student's D; the v1 default, it measures
             best on real light fields), "dibr-deblur" (the RGB first sharpened by `deblur_iterations`
-            Richardson-Lucy steps of the defocus model with the student's D, kernels/deblur.py) or
+            Richardson-Lucy steps of the defocus model with the student's D, kernels/deblur.py), "dibr-dp"
+            (views left / right of the centre column warped from the left / right DP half, each a view at
+            u = -/+ 1/2, coloured by the RGB and sharpened likewise; kernels/dp_views.py; CPU backends) or
             "layers" (LF student + layered renderer).
-        deblur_iterations, deblur_radius: "dibr-deblur"'s iterations and aperture half-width R (u units).
+        deblur_iterations, deblur_radius: the iterations and aperture half-width R (u units) of "dibr-deblur"
+            and "dibr-dp" (whose DP halves are sharpened with a box of (R / 2, R)).
         dtype: views as uint8 (default: what files and displays take, 4x fewer bytes, written directly by the
             renderers) or float32 in [0, 1] on request.
         outputs: "host" (numpy) or "device" (CuPy arrays left on the GPU; GPU backends only).
@@ -78,7 +83,8 @@ class Pipeline:
         if not isinstance(views, (int, np.integer)) or views < 0:
             raise ValueError(f"views must be a non-negative integer, got {views!r}")
         self.views, self.baseline, self.renderer = int(views), float(baseline), renderer
-        self.deblur = (int(deblur_iterations), float(deblur_radius)) if renderer == "dibr-deblur" else None
+        self.deblur = (int(deblur_iterations), float(deblur_radius)) if renderer in ("dibr-deblur", "dibr-dp") \
+            else None
         if self.deblur is not None and (self.deblur[0] < 0 or not 0 <= self.deblur[1] <= 10):
             raise ValueError(f"deblur_iterations must be >= 0 and deblur_radius in [0, 10], got {deblur_iterations}, "
                              f"{deblur_radius}")
@@ -87,6 +93,9 @@ class Pipeline:
             raise ValueError(f"dtype must be float32 or uint8, got {self.dtype}")
         self.positions = grid_positions(self.views, 1.0).reshape(-1, 2) if self.views else None
         self.backend, self._why = select_backend(backend, precision, threads)
+        if renderer == "dibr-dp" and self.backend.device != "cpu":
+            raise ValueError(f"renderer 'dibr-dp' runs on the CPU backends only so far, not on {self.backend.name}; "
+                             f"use backend='ort-cpu', or renderer 'dibr-deblur' on the GPU")
         self.store = ModelStore(models_dir)
         self.models_dir = self.store.root
         self._dp = self._load(dp_model or self.store.default("dp").name)
@@ -106,7 +115,7 @@ class Pipeline:
             raise ValueError(f"outputs='device' needs a GPU backend with device I/O; {self.backend.name!r} "
                              f"runs on the host")
         elif self.views:   # compile / load the CPU kernels now, never inside a timed frame
-            _load_kernels("dibr" if self._lf is None else "render_layers").warm_up()
+            _load_kernels("dibr" if self._lf is None else "render_layers").warm_up()   # dibr-dp renders by dibr
             if self.deblur is not None:
                 _load_kernels("deblur").warm_up()
         self._lock = threading.Lock()
@@ -161,11 +170,19 @@ class Pipeline:
         np.copyto(disparity, crop(disp_pad, (h, w))[0, 0])
         t.lap("disparity")
 
+        halves = None
         if self.deblur is not None and self.views:
-            rgb = _load_kernels("deblur").deblur(rgb, disparity, *self.deblur, out=self._buffer("deblurred", rgb.shape,
-                                                                                                np.float32))
+            deblur = _load_kernels("deblur").deblur
+            if self.renderer == "dibr-dp":
+                iterations, radius = self.deblur
+                halves = _load_kernels("dp_views").half_aperture_rgb(rgb, left, right,
+                                                                     out=self._buffer("halves", (2,) + rgb.shape,
+                                                                                      np.float32))
+                for half in halves:
+                    deblur(half, disparity, iterations, (radius / 2, radius), out=half)
+            rgb = deblur(rgb, disparity, *self.deblur, out=self._buffer("deblurred", rgb.shape, np.float32))
             t.lap("deblur")
-        out = PipelineOutput(disparity, None, t.ms, index, timestamp, rgb=rgb, _pipeline=self)
+        out = PipelineOutput(disparity, None, t.ms, index, timestamp, rgb=rgb, halves=halves, _pipeline=self)
         if self._lf is not None:
             feeds = {"rgb": rgb_nchw, "dp": dp, "disparity": disp_pad}
             res = self._lf.run({k: v for k, v in feeds.items() if k in self._lf.input_names})
@@ -190,6 +207,9 @@ class Pipeline:
         if out.layers is not None:
             return _load_kernels("render_layers").render_layers(out.layers, out.planes, positions, baseline, out=buf,
                                                                 out_dtype=dtype)
+        if out.halves is not None:
+            return _load_kernels("dp_views").render_from_halves(out.rgb, out.halves, out.disparity, positions,
+                                                                baseline, out=buf, out_dtype=dtype)
         return _load_kernels("dibr").dibr_warp(out.rgb, out.disparity, positions, baseline, out=buf, out_dtype=dtype)
 
     def _buffer(self, name: str, shape, dtype) -> np.ndarray:

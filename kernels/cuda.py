@@ -207,10 +207,10 @@ def dibr_warp(rgb, disparity, positions, baseline: float = 1.0, out=None, out_dt
     return out
 
 
-def deblur(rgb, disparity, iterations: int = 3, radius: float = 0.9, out=None, eps: float = 1e-3):
+def deblur(rgb, disparity, iterations: int = 3, radius=0.9, out=None, eps: float = 1e-3):
     """GPU `deblur` (semantics and reference in kernels/deblur.py): rgb cupy float32 [H, W, 3] in [0, 1],
     disparity [H, W] -> cupy float32 [H, W, 3]. Summed-area tables by cupy.cumsum (float64), the box blur by
-    kernels/deblur.cu, the Richardson-Lucy arithmetic by CuPy element-wise operations."""
+    kernels/deblur.cu, the Richardson-Lucy arithmetic by CuPy element-wise operations. radius: R or (R_x, R_y)."""
     cp = _cupy()
     rgb = cp.ascontiguousarray(cp.asarray(rgb, dtype=cp.float32))
     if rgb.ndim != 3 or rgb.shape[2] != 3:
@@ -220,7 +220,9 @@ def deblur(rgb, disparity, iterations: int = 3, radius: float = 0.9, out=None, e
     if disparity.shape != (H, W):
         raise ValueError(f"deblur: disparity must be [H, W] = {(H, W)}, got {disparity.shape}")
     out = _out(cp, out, (H, W, 3), np.float32, "deblur")
-    half = cp.ascontiguousarray(radius * cp.abs(disparity.astype(cp.float64)))
+    rx, ry = (radius, radius) if np.ndim(radius) == 0 else tuple(radius)
+    mag = cp.abs(disparity.astype(cp.float64))
+    half_x, half_y = cp.ascontiguousarray(float(rx) * mag), cp.ascontiguousarray(float(ry) * mag)
     b = rgb.astype(cp.float64)
     x = b.copy()
     table = cp.zeros((H + 1, W + 1, 3), cp.float64)
@@ -229,7 +231,7 @@ def deblur(rgb, disparity, iterations: int = 3, radius: float = 0.9, out=None, e
 
     def box(image):
         table[1:, 1:] = cp.cumsum(cp.cumsum(image, axis=0), axis=1)
-        blur(grid, _BLOCK, (table, half, np.int32(H), np.int32(W), blurred))
+        blur(grid, _BLOCK, (table, half_x, half_y, np.int32(H), np.int32(W), blurred))
         return blurred
 
     for _ in range(int(iterations)):

@@ -1,7 +1,8 @@
-// Box blur of per-pixel real half-width for `deblur` (semantics in kernels/deblur.py): out[y, x, :] = mean of the
-// image over the box [y - r, y + 1 + r] x [x - r, x + 1 + r] (pixel-edge coordinates, clamped to the image),
-// r = half[y, x], read from the image's summed-area table with bilinear interpolation (exact for the
-// piecewise-constant image). table float64 [H+1, W+1, 3]; half float64 [H, W]; out float64 [H, W, 3].
+// Box blur of per-pixel real half-widths for `deblur` (semantics in kernels/deblur.py): out[y, x, :] = mean of the
+// image over the box [y - ry, y + 1 + ry] x [x - rx, x + 1 + rx] (pixel-edge coordinates, clamped to the image),
+// rx = half_x[y, x], ry = half_y[y, x], read from the image's summed-area table with bilinear interpolation (exact
+// for the piecewise-constant image). table float64 [H+1, W+1, 3]; half_x, half_y float64 [H, W];
+// out float64 [H, W, 3].
 // Grid: (ceil(W/bx), ceil(H/by)). Same operation order as kernels/deblur_numba.py; no FMA contraction.
 
 __device__ __forceinline__ void dplf_table_add(const double* __restrict__ table, int H, int W, double y, double x,
@@ -18,13 +19,14 @@ __device__ __forceinline__ void dplf_table_add(const double* __restrict__ table,
     }
 }
 
-extern "C" __global__ void deblur_box_blur(const double* __restrict__ table, const double* __restrict__ half,
-                                           int H, int W, double* __restrict__ out) {
+extern "C" __global__ void deblur_box_blur(const double* __restrict__ table, const double* __restrict__ half_x,
+                                           const double* __restrict__ half_y, int H, int W,
+                                           double* __restrict__ out) {
     const int x = blockIdx.x * blockDim.x + threadIdx.x, y = blockIdx.y * blockDim.y + threadIdx.y;
     if (x >= W || y >= H) return;
-    const double r = half[y * W + x];
-    const double y0 = fmin(fmax((double)y - r, 0.0), (double)H), y1 = fmin(fmax((double)(y + 1) + r, 0.0), (double)H);
-    const double x0 = fmin(fmax((double)x - r, 0.0), (double)W), x1 = fmin(fmax((double)(x + 1) + r, 0.0), (double)W);
+    const double rx = half_x[y * W + x], ry = half_y[y * W + x];
+    const double y0 = fmin(fmax((double)y - ry, 0.0), (double)H), y1 = fmin(fmax((double)(y + 1) + ry, 0.0), (double)H);
+    const double x0 = fmin(fmax((double)x - rx, 0.0), (double)W), x1 = fmin(fmax((double)(x + 1) + rx, 0.0), (double)W);
     const double area = __dmul_rn(__dsub_rn(y1, y0), __dsub_rn(x1, x0));
     double acc[3] = {0.0, 0.0, 0.0};
     dplf_table_add(table, H, W, y1, x1, 1.0, acc);

@@ -41,14 +41,22 @@ def warm_up(method: str | None = None) -> None:
         deblur_numba.warm_up()
 
 
-def box_corners(disparity: np.ndarray, radius: float) -> tuple[np.ndarray, ...]:
+def radii(radius) -> tuple[float, float]:
+    """(R_x, R_y) of a radius given as R (a square box) or as (R_x, R_y) (a rectangle, e.g. a half aperture)."""
+    rx, ry = (radius, radius) if np.ndim(radius) == 0 else tuple(radius)
+    return float(rx), float(ry)
+
+
+def box_corners(disparity: np.ndarray, radius) -> tuple[np.ndarray, ...]:
     """Per pixel, the box [y0, y1] x [x0, x1] in pixel-edge coordinates (pixel j spans [j, j + 1]), clamped to
-    the image, and its area. disparity [H, W] -> (y0, y1, x0, x1, area) float64 [H, W]."""
+    the image, and its area. disparity [H, W], radius R or (R_x, R_y) -> (y0, y1, x0, x1, area) float64 [H, W]."""
     h, w = disparity.shape
-    half = radius * np.abs(disparity.astype(np.float64))
+    rx, ry = radii(radius)
+    mag = np.abs(disparity.astype(np.float64))
+    half_x, half_y = rx * mag, ry * mag
     ys, xs = np.mgrid[0:h, 0:w].astype(np.float64)
-    y0, y1 = np.clip(ys - half, 0, h), np.clip(ys + 1 + half, 0, h)
-    x0, x1 = np.clip(xs - half, 0, w), np.clip(xs + 1 + half, 0, w)
+    y0, y1 = np.clip(ys - half_y, 0, h), np.clip(ys + 1 + half_y, 0, h)
+    x0, x1 = np.clip(xs - half_x, 0, w), np.clip(xs + 1 + half_x, 0, w)
     return y0, y1, x0, x1, (y1 - y0) * (x1 - x0)
 
 
@@ -71,9 +79,9 @@ def box_blur(image: np.ndarray, corners) -> np.ndarray:
     return total / area[..., None]
 
 
-def deblur_reference(rgb: np.ndarray, disparity: np.ndarray, iterations: int, radius: float = RADIUS) -> np.ndarray:
-    """Richardson-Lucy with the box model, numpy. rgb float32 [H, W, 3] in [0, 1], disparity float32 [H, W]
-    (pixels) -> float32 [H, W, 3] in [0, 1]."""
+def deblur_reference(rgb: np.ndarray, disparity: np.ndarray, iterations: int, radius=RADIUS) -> np.ndarray:
+    """Richardson-Lucy with the box model, numpy. rgb float32 [H, W, C] in [0, 1], disparity float32 [H, W]
+    (pixels), radius R or (R_x, R_y) -> float32 [H, W, C] in [0, 1]."""
     corners = box_corners(disparity, radius)
     b = rgb.astype(np.float64)
     x = b.copy()
@@ -82,13 +90,14 @@ def deblur_reference(rgb: np.ndarray, disparity: np.ndarray, iterations: int, ra
     return np.clip(x, 0.0, 1.0).astype(np.float32)
 
 
-def deblur(rgb: np.ndarray, disparity: np.ndarray, iterations: int = 3, radius: float = RADIUS,
+def deblur(rgb: np.ndarray, disparity: np.ndarray, iterations: int = 3, radius=RADIUS,
            out: np.ndarray | None = None, method: str | None = None) -> np.ndarray:
     """Sharpen the full-aperture RGB by `iterations` Richardson-Lucy steps of the defocus model above.
 
     Args:
         rgb: float32 [H, W, 3] in [0, 1]; disparity: float32 [H, W], D in pixels; radius: R (aperture half-width
-        in u units, >= 0); out: optional float32 [H, W, 3] to write into; method: "numba" | "numpy".
+        in u units, >= 0), or (R_x, R_y) for a rectangular aperture (a DP half: (R / 2, R)); out: optional
+        float32 [H, W, 3] to write into; method: "numba" | "numpy".
     Returns:
         float32 [H, W, 3] in [0, 1] (`out` when given); iterations 0 returns a copy of rgb.
     """
@@ -99,12 +108,16 @@ def deblur(rgb: np.ndarray, disparity: np.ndarray, iterations: int = 3, radius: 
     if rgb.ndim != 3 or rgb.shape[2] != 3 or disparity.shape != rgb.shape[:2]:
         raise ValueError(f"deblur: rgb must be [H, W, 3] and disparity [H, W] of the same size, got {rgb.shape} "
                          f"and {disparity.shape}")
-    if iterations < 0 or not np.isfinite(radius) or radius < 0:
-        raise ValueError(f"deblur: iterations must be >= 0 and radius a finite value >= 0, got {iterations}, "
+    try:
+        rx, ry = radii(radius)
+    except (TypeError, ValueError):
+        raise ValueError(f"deblur: radius must be a number or a pair (R_x, R_y), got {radius!r}") from None
+    if iterations < 0 or not (np.isfinite(rx) and np.isfinite(ry)) or min(rx, ry) < 0:
+        raise ValueError(f"deblur: iterations must be >= 0 and radius finite values >= 0, got {iterations}, "
                          f"{radius}")
     if out is None:
         out = np.empty_like(rgb)
     if method == "numba" and deblur_numba is not None:
-        return deblur_numba.deblur(rgb, disparity, int(iterations), float(radius), out)
-    np.copyto(out, deblur_reference(rgb, disparity, int(iterations), float(radius)))
+        return deblur_numba.deblur(rgb, disparity, int(iterations), (rx, ry), out)
+    np.copyto(out, deblur_reference(rgb, disparity, int(iterations), (rx, ry)))
     return out

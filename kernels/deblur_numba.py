@@ -52,17 +52,19 @@ def _add_at(table, y, x, sign, acc):
 
 
 @njit(cache=_CACHE, parallel=True)
-def _blur(table, half, out):
-    """out [H, W, C] = mean over each pixel's box of half-width half [H, W] (pixel-edge coordinates, clamped)."""
+def _blur(table, half_x, half_y, out):
+    """out [H, W, C] = mean over each pixel's box of half-widths half_x, half_y [H, W] (pixel-edge coordinates,
+    clamped)."""
     h, w, c = out.shape
     for y in prange(h):
         acc = np.empty(c, np.float64)
         for x in range(w):
-            r = half[y, x]
-            y0 = min(max(y - r, 0.0), float(h))
-            y1 = min(max(y + 1 + r, 0.0), float(h))
-            x0 = min(max(x - r, 0.0), float(w))
-            x1 = min(max(x + 1 + r, 0.0), float(w))
+            rx = half_x[y, x]
+            ry = half_y[y, x]
+            y0 = min(max(y - ry, 0.0), float(h))
+            y1 = min(max(y + 1 + ry, 0.0), float(h))
+            x0 = min(max(x - rx, 0.0), float(w))
+            x1 = min(max(x + 1 + rx, 0.0), float(w))
             area = (y1 - y0) * (x1 - x0)
             acc[:] = 0.0
             _add_at(table, y1, x1, 1.0, acc)
@@ -73,11 +75,13 @@ def _blur(table, half, out):
                 out[y, x, k] = acc[k] / area
 
 
-def deblur(rgb: np.ndarray, disparity: np.ndarray, iterations: int, radius: float, out: np.ndarray,
+def deblur(rgb: np.ndarray, disparity: np.ndarray, iterations: int, radius: tuple[float, float], out: np.ndarray,
            eps: float = 1e-3) -> np.ndarray:
-    """Validated float32 rgb [H, W, 3] and disparity [H, W] -> out float32 [H, W, 3] (see kernels/deblur.py)."""
+    """Validated float32 rgb [H, W, C], disparity [H, W] and (R_x, R_y) -> out float32 [H, W, C]
+    (see kernels/deblur.py)."""
     h, w, c = rgb.shape
-    half = radius * np.abs(disparity.astype(np.float64))
+    mag = np.abs(disparity.astype(np.float64))
+    half_x, half_y = radius[0] * mag, radius[1] * mag
     b = rgb.astype(np.float64)
     x = b.copy()
     table = np.empty((h + 1, w + 1, c), np.float64)
@@ -85,10 +89,10 @@ def deblur(rgb: np.ndarray, disparity: np.ndarray, iterations: int, radius: floa
     with _LAUNCH:
         for _ in range(iterations):   # the element-wise steps in numpy: the same operations as the reference
             _table(x, table)
-            _blur(table, half, blurred)
+            _blur(table, half_x, half_y, blurred)
             np.divide(b, np.maximum(blurred, eps, out=blurred), out=ratio)
             _table(ratio, table)
-            _blur(table, half, blurred)
+            _blur(table, half_x, half_y, blurred)
             x *= blurred
     np.copyto(out, np.clip(x, 0.0, 1.0, out=x))
     return out
@@ -96,4 +100,4 @@ def deblur(rgb: np.ndarray, disparity: np.ndarray, iterations: int, radius: floa
 
 def warm_up() -> None:
     """Compile (or load from the on-disk cache) every function once."""
-    deblur(np.zeros((3, 4, 3), np.float32), np.zeros((3, 4), np.float32), 1, 0.9, np.empty((3, 4, 3), np.float32))
+    deblur(np.zeros((3, 4, 3), np.float32), np.zeros((3, 4), np.float32), 1, (0.9, 0.9), np.empty((3, 4, 3), np.float32))

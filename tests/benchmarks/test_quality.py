@@ -85,7 +85,8 @@ def test_temporal_stability_plumbing():
     rows = quality.temporal_stability(views, gt, frames=3, crop=48, dplf=quality.DplfRunner(threads=1), aperture=5,
                                       log=lambda m: None)
     by = {r["name"]: r["metrics"] for r in rows}
-    assert set(by) == {"copy", "sgbm-dibr", "oracle-dibr", "oracle-sharp-dibr", "dplf", "dplf-deblur", "dplf-layers"}
+    assert set(by) == {"copy", "sgbm-dibr", "oracle-dibr", "oracle-sharp-dibr", "dplf", "dplf-deblur", "dplf-dp",
+                       "dplf-layers"}
     assert by["copy"]["flicker_centre"] == 0.0 and by["dplf"]["flicker_centre"] == 0.0  # DIBR keeps the centre
     # regression bounds on this 48-px clip (measured: corner 1.99, disparity < 0.1 px with the shipped student)
     assert by["dplf"]["flicker_corner"] < 3.0 and by["dplf"]["flicker_disparity_px"] < 0.25

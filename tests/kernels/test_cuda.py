@@ -104,6 +104,8 @@ def test_deblur_gpu_matches_reference(iterations):
     disparity = rng.uniform(-6, 6, (H, W)).astype(np.float32)
     got = cuda.deblur(cp.asarray(rgb), cp.asarray(disparity), iterations, 0.9).get()
     np.testing.assert_allclose(got, deblur_reference(rgb, disparity, iterations, 0.9), atol=1e-6)
+    got = cuda.deblur(cp.asarray(rgb), cp.asarray(disparity), iterations, (0.45, 0.9)).get()   # a DP half's box
+    np.testing.assert_allclose(got, deblur_reference(rgb, disparity, iterations, (0.45, 0.9)), atol=1e-6)
 
 
 @pytest.mark.gpu

@@ -34,13 +34,27 @@ def test_box_blur_of_a_real_width_is_the_area_weighted_mean():
     assert np.all(got[:3] == 0) and np.all(got[6:] == 0)
 
 
-@pytest.mark.parametrize("iterations", [0, 1, 3])
-def test_numba_matches_the_numpy_reference(iterations):
+def test_a_rectangular_box_is_the_mean_over_its_rows_and_columns():
+    rng = np.random.default_rng(5)
+    image = rng.random((15, 19, 3))
+    d = np.full((15, 19), 2.0, np.float32)
+    got = K.box_blur(image, K.box_corners(d, (0.5, 1.0)))       # half-widths 1 px in x, 2 px in y
+    padded = np.pad(image, ((2, 2), (1, 1), (0, 0)), mode="constant")
+    counts = np.pad(np.ones(image.shape[:2]), ((2, 2), (1, 1)), mode="constant")
+    total = sum(padded[dy:dy + 15, dx:dx + 19] for dy in range(5) for dx in range(3))
+    area = sum(counts[dy:dy + 15, dx:dx + 19] for dy in range(5) for dx in range(3))
+    np.testing.assert_allclose(got, total / area[..., None], atol=1e-9)
+    np.testing.assert_array_equal(K.box_blur(image, K.box_corners(d, (0.7, 0.7))),
+                                  K.box_blur(image, K.box_corners(d, 0.7)))
+
+
+@pytest.mark.parametrize("iterations, radius", [(0, 0.9), (1, 0.9), (3, 0.9), (3, (0.45, 0.9)), (2, (1.2, 0.3))])
+def test_numba_matches_the_numpy_reference(iterations, radius):
     rng = np.random.default_rng(iterations)
     rgb = rng.random((40, 56, 3)).astype(np.float32)
     d = rng.uniform(-6, 6, (40, 56)).astype(np.float32)
-    ref = K.deblur(rgb, d, iterations, method="numpy")
-    got = K.deblur(rgb, d, iterations, method="numba")
+    ref = K.deblur(rgb, d, iterations, radius, method="numpy")
+    got = K.deblur(rgb, d, iterations, radius, method="numba")
     np.testing.assert_allclose(got, ref, atol=1e-6)
     if iterations == 0:
         np.testing.assert_array_equal(got, rgb)
