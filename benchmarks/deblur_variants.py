@@ -2,6 +2,7 @@
 
     python benchmarks/deblur_variants.py classical [--scenes antinous]      # ceiling, RL iterations, RL-TV
     python benchmarks/deblur_variants.py learned --samples 3200 --minutes 5  # a small deblur UNet (needs torch)
+    python benchmarks/deblur_variants.py dp                                  # renderer "dibr-dp" and its variants
 
 Every variant replaces the full-aperture RGB that `Pipeline(renderer="dibr")` warps, so D, DIBR and the score
 are the engine's own: LF mean PSNR over the views but the centre / worst view, as in quality.py. Rows:
@@ -13,6 +14,10 @@ are the engine's own: LF mean PSNR over the views but the centre / worst view, a
   rl3) that adds a residual to rl3 from [RGB, rl3, DP pair, D / 8], trained with L1 on synthetic thin-lens samples
   (models.synthetic.render_sample, `realistic_config`; D from the shipped DP student as the engine would feed
   it), then scored like the rows above. Never run on holdout scenes.
+- `dp`: renderer "dibr-dp" (kernels/dp_views.py: the views left / right of the centre column warped from the
+  left / right DP half) and what its design was chosen against: the centre not sharpened, the halves sharpened
+  with the full square box (R, R) instead of the half aperture's (R/2, R) or not at all, and each half's gain
+  divided by its low-pass (to cancel DP vignetting).
 """
 from __future__ import annotations
 
@@ -71,7 +76,7 @@ def dev_cases(data: Path, names: list[str] | None):
             left, right, rgb = synthesize_dp(views, a)
             d = pipes[key](left, right, rgb).disparity.copy()
             yield dict(name=scene.path.split("/")[-1], protocol=protocol, views=views, left=left, right=right,
-                       rgb=rgb, d=d, pipe=pipes[key])
+                       rgb=rgb, d=d, pipe=pipes[key], baseline=baseline)
 
 
 def score(case: dict, rgb: np.ndarray) -> tuple[float, float]:
@@ -106,6 +111,45 @@ def classical_variants() -> dict:
             "rl5": lambda c: deblur(c["rgb"], c["d"], 5), "rl8": lambda c: deblur(c["rgb"], c["d"], 8),
             "rltv10-0.005": lambda c: rl_tv(c["rgb"], c["d"], 10, 0.005),
             "rltv20-0.01": lambda c: rl_tv(c["rgb"], c["d"], 20, 0.01), "sharp": sharp}
+
+
+def dp_variants() -> dict:
+    """`(case) -> views uint8 [K, K, H, W, 3]`: renderer dibr-dp and the variants it was chosen against."""
+    import cv2
+
+    from engine.conventions import grid_positions
+    from kernels.deblur import deblur
+    from kernels.dp_views import half_aperture_rgb, render_from_halves
+
+    def variant(centre_it=3, half_radius=(0.45, 0.9), half_it=3, lowpass=False):
+        def run(case):
+            rgb, d, k = case["rgb"], case["d"], case["views"].shape[0]
+            halves = half_aperture_rgb(rgb, case["left"], case["right"])
+            if lowpass:
+                gain = 2 * case["left"] / np.maximum(case["left"] + case["right"], 1e-3)
+                for i, g in enumerate((gain, 2 - gain)):
+                    g_n = g / np.maximum(cv2.GaussianBlur(g, (0, 0), max(g.shape) / 8), 1e-3)
+                    halves[i] = np.clip(rgb * g_n[..., None], 0, 1)
+            halves = np.stack([deblur(h, d, half_it, half_radius) for h in halves])
+            views = render_from_halves(deblur(rgb, d, centre_it), halves, d, grid_positions(k).reshape(-1, 2),
+                                       case["baseline"], out_dtype=np.uint8)
+            return views.reshape(k, k, *rgb.shape)
+        return run
+
+    return {"dibr-dp": variant(), "no-centre-deblur": variant(centre_it=0),
+            "halves-square-box": variant(half_radius=(0.9, 0.9)), "halves-unsharpened": variant(half_it=0),
+            "halves-gain-lowpassed": variant(lowpass=True)}
+
+
+def run_view_variants(variants: dict, data: Path, names) -> None:
+    from benchmarks import metrics as M
+
+    for case in dev_cases(data, names):
+        line = f"{case['name']:>16} {case['protocol']:<5}"
+        for label, fn in variants.items():
+            s = M.lf_scores(fn(case), case["views"])
+            line += f" | {label} {s['psnr_mean']:.2f}/{s['psnr_worst']:.2f}"
+        print(line, flush=True)
 
 
 # ---- the learned variant ---------------------------------------------------------------------------------
@@ -194,7 +238,7 @@ def net_variant(net):
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("what", choices=("classical", "learned"))
+    ap.add_argument("what", choices=("classical", "learned", "dp"))
     ap.add_argument("--data", type=Path, default=DATA)
     ap.add_argument("--scenes", default=None, help="comma list of dev scene names (default: all dev scenes)")
     ap.add_argument("--samples", type=int, default=3200, help="learned: synthetic training samples")
@@ -206,6 +250,9 @@ def main(argv=None) -> int:
         return 2
     if args.what == "classical":
         run_variants(classical_variants(), args.data, names)
+        return 0
+    if args.what == "dp":
+        run_view_variants(dp_variants(), args.data, names)
         return 0
     from kernels.deblur import deblur
 

@@ -152,3 +152,28 @@ def test_dibr_deblur_is_dibr_of_the_deblurred_rgb(sample):
     np.testing.assert_array_equal(plain.disparity, out.disparity)       # same D, only the warped image differs
     with pytest.raises(ValueError, match="deblur_iterations"):
         Pipeline(backend="ort-cpu", views=3, renderer="dibr-deblur", deblur_iterations=-1)
+
+
+def test_dibr_dp_warps_each_side_of_the_grid_from_its_dp_half(sample):
+    """renderer="dibr-dp": the centre column from the deblurred RGB (as dibr-deblur), the left / right columns from
+    the re-lit DP halves, each deblurred with a (R/2, R) box and warped from u = -/+ 1/2."""
+    from kernels.deblur import deblur
+    from kernels.dibr import dibr_warp
+    from kernels.dp_views import half_aperture_rgb
+
+    pipe = Pipeline(backend="ort-cpu", views=3, renderer="dibr-dp", dtype=np.float32, deblur_iterations=2)
+    out = pipe(sample.left, sample.right, sample.rgb)
+    rgb = sample.rgb.astype(np.float32)
+    halves = half_aperture_rgb(rgb, sample.left.astype(np.float32), sample.right.astype(np.float32))
+    for i in range(2):
+        np.testing.assert_allclose(out.halves[i], deblur(halves[i], out.disparity, 2, (0.45, 0.9), method="numpy"),
+                                   atol=1e-6)
+    views = out.views.reshape(9, *out.views.shape[2:])
+    pos = grid_positions(3).reshape(-1, 2)
+    np.testing.assert_allclose(views[[1, 4, 7]], dibr_warp(out.rgb, out.disparity, pos[[1, 4, 7]], 1.0), atol=1e-5)
+    shifted = pos[[0, 3, 6]] + np.float32([0.5, 0])
+    np.testing.assert_allclose(views[[0, 3, 6]], dibr_warp(out.halves[0], out.disparity, shifted, 1.0), atol=1e-5)
+    deblurred = Pipeline(backend="ort-cpu", views=3, renderer="dibr-deblur", dtype=np.float32, deblur_iterations=2)
+    np.testing.assert_allclose(out.rgb, deblurred(sample.left, sample.right, sample.rgb).rgb, atol=1e-6)
+    np.testing.assert_allclose(out.render(pos[:1]), views[:1], atol=1e-6)     # re-rendering uses the halves too
+    assert pipe.info()["deblur"] == {"iterations": 2, "radius": 0.9}
