@@ -119,9 +119,10 @@ class DplfRunner:
     """engine.Pipeline instances, cached per (renderer, views, baseline)."""
 
     def __init__(self, backend: str = "ort-cpu", threads: int | None = None, models_dir=None,
-                 dp_model: str | None = None):
+                 dp_model: str | None = None, deblur_iterations: int | None = None):
         self.backend, self.threads, self.models_dir, self._pipes = backend, threads, models_dir, {}
         self.dp_model = dp_model
+        self.deblur_iterations = deblur_iterations   # None: the Pipeline's default (dibr-deblur, dibr-dp)
         self.error: str | None = None
         self.info: dict | None = None
 
@@ -130,9 +131,11 @@ class DplfRunner:
         if key not in self._pipes:
             from engine import Pipeline
 
+            extra = {"deblur_iterations": self.deblur_iterations} \
+                if self.deblur_iterations is not None and renderer in ("dibr-deblur", "dibr-dp") else {}
             self._pipes[key] = Pipeline(backend=self.backend, views=views, baseline=baseline, renderer=renderer,
                                         dtype=np.uint8, threads=self.threads, models_dir=self.models_dir,
-                                        dp_model=self.dp_model)
+                                        dp_model=self.dp_model, **extra)
             self.info = self.info or self._pipes[key].info()
         return self._pipes[key]
 
@@ -337,6 +340,8 @@ def main(argv=None) -> int:
     ap.add_argument("--threads", type=int, default=None)
     ap.add_argument("--no-dplf", action="store_true", help="baselines only")
     ap.add_argument("--models-dir", default=None, help="ONNX models folder (default: the bundled models/weights)")
+    ap.add_argument("--deblur-iterations", type=int, default=None,
+                    help="Richardson-Lucy iterations of the dplf-deblur / dplf-dp rows (default: the Pipeline's, 3)")
     ap.add_argument("--dp-model", default=None, help="DP-disparity model name from the weights index (default: "
                                                      "the index's default)")
     ap.add_argument("--no-real-dp", action="store_true", help="skip the real DP captures (pixel4_dp)")
@@ -374,7 +379,8 @@ def main(argv=None) -> int:
         scenes, crop = ([] if args.demo_only else [DEV_SCENES[0]]), 128
         args.temporal_frames, args.temporal_crop = 4, 96
         args.demo_frames = args.demo_frames or 2
-    dplf = None if args.no_dplf else DplfRunner(args.backend, args.threads, args.models_dir, args.dp_model)
+    dplf = None if args.no_dplf else DplfRunner(args.backend, args.threads, args.models_dir, args.dp_model,
+                                                args.deblur_iterations)
     sink = None
     if args.figures or args.json:
         folder = Path(args.figures) if args.figures else Path(re.sub(r"\.json$", "", str(args.json)) + "-figures")
