@@ -56,13 +56,13 @@ def rl_tv(rgb: np.ndarray, disparity: np.ndarray, iterations: int, lam: float, r
 
 
 def dev_cases(data: Path, names: list[str] | None):
-    """Per dev scene and protocol: dict(name, protocol, views, left, right, rgb, d, pipe)."""
-    from benchmarks.quality import DEV_SCENES, load_scene, protocol_apertures
-    from engine import Pipeline
+    """Per dev scene and protocol: dict(name, protocol, views, left, right, rgb, d, pipe, baseline); pipe is
+    quality.py's dplf pipeline (renderer "dibr") for the scene's grid."""
+    from benchmarks.quality import DEV_SCENES, DplfRunner, load_scene, protocol_apertures
     from engine.conventions import half_aperture_centroid
     from engine.io.lightfield import synthesize_dp
 
-    pipes = {}
+    runner = DplfRunner()
     for scene in DEV_SCENES:
         if names and not any(n in scene.path for n in names):
             continue
@@ -70,32 +70,30 @@ def dev_cases(data: Path, names: list[str] | None):
         k = views.shape[0]
         for protocol, a in protocol_apertures(k).items():
             baseline = ((k - 1) / 2.0) / (2.0 * half_aperture_centroid(a))
-            key = (k, round(baseline, 6))
-            if key not in pipes:
-                pipes[key] = Pipeline(views=k, baseline=baseline, renderer="dibr", dtype=np.uint8)
+            pipe = runner.pipe("dibr", k, baseline)
             left, right, rgb = synthesize_dp(views, a)
-            d = pipes[key](left, right, rgb).disparity.copy()
+            d = pipe(left, right, rgb).disparity.copy()
             yield dict(name=scene.path.split("/")[-1], protocol=protocol, views=views, left=left, right=right,
-                       rgb=rgb, d=d, pipe=pipes[key], baseline=baseline)
+                       rgb=rgb, d=d, pipe=pipe, baseline=baseline)
 
 
-def score(case: dict, rgb: np.ndarray) -> tuple[float, float]:
-    """(mean PSNR over the views but the centre, worst view) of DIBR from `rgb` with the case's D."""
+def dibr_views(case: dict, rgb: np.ndarray) -> np.ndarray:
+    """The case's pipeline (its D, DIBR) warping `rgb` instead of the full-aperture RGB -> uint8 [K, K, H, W, 3]."""
+    return case["pipe"](case["left"], case["right"], np.clip(rgb, 0, 1).astype(np.float32)).views
+
+
+def run_variants(variants: dict, data: Path, names, views=dibr_views) -> dict:
+    """Print and return {(scene, protocol, label): (mean PSNR over the views but the centre, worst view)};
+    views(case, variant(case)) -> uint8 [K, K, H, W, 3] (default: the variant returns the RGB to warp)."""
     from benchmarks import metrics as M
 
-    out = case["pipe"](case["left"], case["right"], np.clip(rgb, 0, 1).astype(np.float32))
-    s = M.lf_scores(out.views, case["views"])
-    return s["psnr_mean"], s["psnr_worst"]
-
-
-def run_variants(variants: dict, data: Path, names) -> dict:
     results = {}
     for case in dev_cases(data, names):
         line = f"{case['name']:>16} {case['protocol']:<5}"
         for label, fn in variants.items():
-            mean, worst = score(case, fn(case))
-            results[(case["name"], case["protocol"], label)] = (mean, worst)
-            line += f" | {label} {mean:.2f}/{worst:.2f}"
+            s = M.lf_scores(views(case, fn(case)), case["views"])
+            results[(case["name"], case["protocol"], label)] = (s["psnr_mean"], s["psnr_worst"])
+            line += f" | {label} {s['psnr_mean']:.2f}/{s['psnr_worst']:.2f}"
         print(line, flush=True)
     return results
 
@@ -139,17 +137,6 @@ def dp_variants() -> dict:
     return {"dibr-dp": variant(), "no-centre-deblur": variant(centre_it=0),
             "halves-square-box": variant(half_radius=(0.9, 0.9)), "halves-unsharpened": variant(half_it=0),
             "halves-gain-lowpassed": variant(lowpass=True)}
-
-
-def run_view_variants(variants: dict, data: Path, names) -> None:
-    from benchmarks import metrics as M
-
-    for case in dev_cases(data, names):
-        line = f"{case['name']:>16} {case['protocol']:<5}"
-        for label, fn in variants.items():
-            s = M.lf_scores(fn(case), case["views"])
-            line += f" | {label} {s['psnr_mean']:.2f}/{s['psnr_worst']:.2f}"
-        print(line, flush=True)
 
 
 # ---- the learned variant ---------------------------------------------------------------------------------
@@ -252,7 +239,7 @@ def main(argv=None) -> int:
         run_variants(classical_variants(), args.data, names)
         return 0
     if args.what == "dp":
-        run_view_variants(dp_variants(), args.data, names)
+        run_variants(dp_variants(), args.data, names, views=lambda case, views: views)
         return 0
     from kernels.deblur import deblur
 

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .deblur import radii
 from .levels import levels_table
 
 from .preprocess import padded_size
@@ -220,9 +221,9 @@ def deblur(rgb, disparity, iterations: int = 3, radius=0.9, out=None, eps: float
     if disparity.shape != (H, W):
         raise ValueError(f"deblur: disparity must be [H, W] = {(H, W)}, got {disparity.shape}")
     out = _out(cp, out, (H, W, 3), np.float32, "deblur")
-    rx, ry = (radius, radius) if np.ndim(radius) == 0 else tuple(radius)
+    rx, ry = radii(radius)
     mag = cp.abs(disparity.astype(cp.float64))
-    half_x, half_y = cp.ascontiguousarray(float(rx) * mag), cp.ascontiguousarray(float(ry) * mag)
+    half_x, half_y = cp.ascontiguousarray(rx * mag), cp.ascontiguousarray(ry * mag)
     b = rgb.astype(cp.float64)
     x = b.copy()
     table = cp.zeros((H + 1, W + 1, 3), cp.float64)
