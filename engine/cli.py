@@ -50,7 +50,7 @@ def run_command(
     no_views: bool = typer.Option(False, "--no-views", help="disparity only: no views are rendered or written"),
     max_size: int = typer.Option(None, help="downscale so that max(H, W) <= this"),
     renderer: str = typer.Option("dibr", help="dibr (occlusion-aware warp with D) | dibr-deblur (the RGB "
-                                  "sharpened with D first) | dibr-dp (views warped from the DP halves; CPU) | layers (LF student)"),
+                                  "sharpened with D first) | dibr-dp (views warped from the DP halves) | layers (LF student)"),
     preview: bool = typer.Option(False, help="also write a colour PNG of each disparity map"),
     on_error: str = typer.Option("stop", help="a bad frame: stop | skip"),
     threads: int = typer.Option(None, help="CPU threads for inference (default: all)"),

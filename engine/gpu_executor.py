@@ -1,9 +1,9 @@
 """`GpuExecutor`: the pipeline's GPU hot path: one CUDA stream, pinned host buffers, no per-frame allocation.
 
 A frame goes: host planes -> pinned staging -> async upload -> `preprocess` kernel -> DP student (device I/O)
--> crop -> `dibr_warp` (or LF student + `render_layers`) -> async download into pinned buffers -> one
-synchronise. Every device and pinned buffer is allocated on the first frame of a size and reused after.
-With outputs="device" nothing is downloaded: the frame's arrays are CuPy arrays on the GPU.
+-> crop -> [deblur] -> `dibr_warp` (renderer "dibr-dp": `render_from_halves`; or LF student + `render_layers`)
+-> async download into pinned buffers -> one synchronise. Every device and pinned buffer is allocated on the
+first frame of a size and reused after. With outputs="device" nothing is downloaded: the frame's arrays are CuPy arrays on the GPU.
 Stage times come from CUDA events recorded on the stream (GPU time); "total" is host wall time.
 """
 from __future__ import annotations
@@ -38,7 +38,7 @@ class GpuExecutor:
     """
 
     def __init__(self, dp_session, lf_session, positions: np.ndarray | None, outputs: str = "host",
-                 stream=None, deblur: tuple[int, float] | None = None):
+                 stream=None, deblur: tuple[int, float] | None = None, dp_views: bool = False):
         import cupy as cp
         import cupyx
 
@@ -46,11 +46,13 @@ class GpuExecutor:
         self.dp, self.lf, self.outputs = dp_session, lf_session, outputs
         self.stream = stream if stream is not None else cp.cuda.Stream(non_blocking=True)
         self.positions = None if positions is None else cp.asarray(positions, cp.float32)
+        self.host_positions = None if positions is None else np.asarray(positions, np.float32)
         self._dev: dict = {}
         self._host: dict = {}
         self._events = {s: (cp.cuda.Event(), cp.cuda.Event()) for s in _STAGES}
         self.dibr_workspace: dict = {}
         self.deblur = deblur          # (iterations, radius): renderer "dibr-deblur" sharpens the RGB before DIBR
+        self.dp_views = dp_views      # renderer "dibr-dp": the side columns warp from the (sharpened) DP halves
 
     # -- reused buffers ----------------------------------------------------------------------------------
     def dev(self, key: str, shape, dtype):
@@ -112,7 +114,8 @@ class GpuExecutor:
                 disparity[...] = disp_pad[0, 0, :h, :w]
                 ev["disparity"][1].record(s)
 
-            out = {"disparity": disparity, "views": None, "layers": None, "planes": None, "rgb": None}
+            out = {"disparity": disparity, "views": None, "layers": None, "planes": None, "rgb": None,
+                   "halves": None}
             if n_views:
                 views = self.dev("views", (len(self.positions), h, w, 3), dtype)
                 if self.lf is not None:
@@ -138,11 +141,17 @@ class GpuExecutor:
                     ev["render"][0].record(s)
                     colour = self.dev("rgb_hwc", (h, w, 3), cp.float32)
                     colour[...] = rgb_nchw[0, :, :h, :w].transpose(1, 2, 0)
+                    if self.dp_views:
+                        out["halves"] = self._sharp_halves(colour, dp[0, :, :h, :w], disparity)
                     if self.deblur is not None:
                         colour = cuda.deblur(colour, disparity, *self.deblur,
                                              out=self.dev("rgb_sharp", (h, w, 3), cp.float32))
-                    cuda.dibr_warp(colour, disparity, self.positions, baseline, out=views, out_dtype=dtype,
-                                   workspace=self.dibr_workspace)
+                    if self.dp_views:
+                        cuda.render_from_halves(colour, out["halves"], disparity, self.host_positions, baseline,
+                                                out=views, out_dtype=dtype, workspace=self.dibr_workspace)
+                    else:
+                        cuda.dibr_warp(colour, disparity, self.positions, baseline, out=views, out_dtype=dtype,
+                                       workspace=self.dibr_workspace)
                 ev["render"][1].record(s)
                 out["views"] = views
 
@@ -166,7 +175,19 @@ class GpuExecutor:
         out["timings"] = timings
         return out
 
-    def render(self, disparity, rgb, layers, planes, positions: np.ndarray, baseline: float, dtype):
+    def _sharp_halves(self, colour, dp, disparity):
+        """"dibr-dp"'s side sources: the RGB re-lit by each DP half (dp: the normalised planes [2, H, W]), each
+        sharpened with a box of (R / 2, R). -> cupy float32 [2, H, W, 3]."""
+        cuda = _load_kernels("cuda")
+
+        h, w = disparity.shape
+        halves = cuda.half_aperture_rgb(colour, dp[0], dp[1], out=self.dev("halves", (2, h, w, 3), self.cp.float32))
+        iterations, radius = self.deblur
+        for half in halves:
+            cuda.deblur(half, disparity, iterations, (radius / 2, radius), out=half)
+        return halves
+
+    def render(self, disparity, rgb, layers, planes, positions: np.ndarray, baseline: float, dtype, halves=None):
         """Re-render a frame's arrays at explicit positions [P, 2] on the GPU (host or device result)."""
         cuda = _load_kernels("cuda")
 
@@ -175,6 +196,9 @@ class GpuExecutor:
             pos = cp.asarray(positions, cp.float32)
             if layers is not None:
                 views = self._render_layers(layers, planes, pos, baseline, None, dtype)
+            elif halves is not None:
+                views = cuda.render_from_halves(rgb, halves, cp.asarray(disparity), positions, baseline,
+                                                out_dtype=dtype)
             else:
                 views = cuda.dibr_warp(rgb, cp.asarray(disparity), pos, baseline, out_dtype=dtype)
             result = views.get(stream=self.stream) if self.outputs == "host" else views

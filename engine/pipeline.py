@@ -63,7 +63,8 @@ class Pipeline:
             best on real light fields), "dibr-deblur" (the RGB first sharpened by `deblur_iterations`
             Richardson-Lucy steps of the defocus model with the student's D, kernels/deblur.py), "dibr-dp"
             (views left / right of the centre column warped from the left / right DP half, each a view at
-            u = -/+ 1/2, coloured by the RGB and sharpened likewise; kernels/dp_views.py; CPU backends) or
+            u = -/+ 1/2, coloured by the RGB and sharpened likewise; all warped with the 5x5 median of D;
+            kernels/dp_views.py) or
             "layers" (LF student + layered renderer).
         deblur_iterations, deblur_radius: the iterations and aperture half-width R (u units) of "dibr-deblur"
             and "dibr-dp" (whose DP halves are sharpened with a box of (R / 2, R)).
@@ -93,9 +94,6 @@ class Pipeline:
             raise ValueError(f"dtype must be float32 or uint8, got {self.dtype}")
         self.positions = grid_positions(self.views, 1.0).reshape(-1, 2) if self.views else None
         self.backend, self._why = select_backend(backend, precision, threads)
-        if renderer == "dibr-dp" and self.backend.device != "cpu":
-            raise ValueError(f"renderer 'dibr-dp' runs on the CPU backends only so far, not on {self.backend.name}; "
-                             f"use backend='ort-cpu', or renderer 'dibr-deblur' on the GPU")
         self.store = ModelStore(models_dir)
         self.models_dir = self.store.root
         self._dp = self._load(dp_model or self.store.default("dp").name)
@@ -110,7 +108,7 @@ class Pipeline:
             from .gpu_executor import GpuExecutor
 
             self._gpu = GpuExecutor(self._dp, self._lf, self.positions, outputs, getattr(self.backend, "stream", None),
-                                    deblur=self.deblur)
+                                    deblur=self.deblur, dp_views=renderer == "dibr-dp")
         elif outputs == "device":
             raise ValueError(f"outputs='device' needs a GPU backend with device I/O; {self.backend.name!r} "
                              f"runs on the host")
@@ -155,7 +153,7 @@ class Pipeline:
             if views is not None:
                 views = views.reshape(self.views, self.views, *views.shape[1:])
             return PipelineOutput(res["disparity"], views, res["timings"], index, timestamp, res["layers"],
-                                  res["planes"], res["rgb"], _pipeline=self)
+                                  res["planes"], res["rgb"], res["halves"], _pipeline=self)
         crop, preprocess = _preprocess.crop, _preprocess.preprocess
         t = _Timer()
         check_pair(left, right, rgb)
@@ -203,7 +201,7 @@ class Pipeline:
         if self._gpu is not None:
             with self._lock:
                 return self._gpu.render(out.disparity, out.rgb, out.layers, out.planes, positions, baseline,
-                                        np.dtype(dtype))
+                                        np.dtype(dtype), out.halves)
         if out.layers is not None:
             return _load_kernels("render_layers").render_layers(out.layers, out.planes, positions, baseline, out=buf,
                                                                 out_dtype=dtype)

@@ -242,6 +242,65 @@ def deblur(rgb, disparity, iterations: int = 3, radius=0.9, out=None, eps: float
     return out
 
 
+def half_aperture_rgb(rgb, left, right, out=None):
+    """GPU kernels.dp_views.half_aperture_rgb: rgb cupy float32 [H, W, 3], left / right [H, W] -> cupy float32
+    [2, H, W, 3], the RGB re-lit by each DP half's share (CuPy element-wise operations, the CPU's order)."""
+    from .dp_views import EPS
+
+    cp = _cupy()
+    rgb = cp.asarray(rgb, dtype=cp.float32)
+    left, right = cp.asarray(left, dtype=cp.float32), cp.asarray(right, dtype=cp.float32)
+    if rgb.ndim != 3 or rgb.shape[2] != 3 or left.shape != rgb.shape[:2] or right.shape != rgb.shape[:2]:
+        raise ValueError(f"half_aperture_rgb: rgb must be [H, W, 3] and left / right [H, W], got {rgb.shape}, "
+                         f"{left.shape}, {right.shape}")
+    out = _out(cp, out, (2,) + rgb.shape, np.float32, "half_aperture_rgb")
+    total = left + right
+    gain_left = cp.where(total < EPS, cp.float32(1.0), 2.0 * left / cp.maximum(total, cp.float32(EPS)))
+    gain_left = gain_left.astype(cp.float32, copy=False)
+    cp.multiply(rgb, gain_left[..., None], out=out[0])
+    cp.multiply(rgb, (cp.float32(2.0) - gain_left)[..., None], out=out[1])
+    return cp.clip(out, 0.0, 1.0, out=out)
+
+
+def render_disparity(disparity):
+    """GPU kernels.dp_views.render_disparity: the 5x5 median of D with replicated borders (cupyx.scipy.ndimage,
+    OpenCV's medianBlur semantics). cupy float32 [H, W] -> [H, W]."""
+    from cupyx.scipy import ndimage
+
+    from .dp_views import MEDIAN
+
+    cp = _cupy()
+    return ndimage.median_filter(cp.asarray(disparity, dtype=cp.float32), size=MEDIAN, mode="nearest")
+
+
+def render_from_halves(centre, halves, disparity, positions, baseline: float = 1.0, out=None,
+                       out_dtype=np.float32, workspace: dict | None = None):
+    """GPU kernels.dp_views.render_from_halves: each view warped by `dibr_warp` from its source (centre column:
+    centre [H, W, 3], left of it: halves[0], right: halves[1]) with `render_disparity(disparity)`.
+    positions: host [P, 2] (grouping them by column happens on the host). -> cupy [P, H, W, 3]."""
+    from .dp_views import source_groups
+
+    cp = _cupy()
+    positions = np.asarray(positions.get() if hasattr(positions, "get") else positions, np.float32).reshape(-1, 2)
+    disparity = render_disparity(disparity)
+    H, W = disparity.shape
+    out_dtype = _out_dtype(out_dtype, (np.float32, np.uint8), "render_from_halves")
+    out = _out(cp, out, (len(positions), H, W, 3), out_dtype, "render_from_halves")
+    ws = workspace if workspace is not None else {}
+    sources = (centre, halves[0], halves[1])
+    for source, idx, shifted in source_groups(positions, baseline):
+        scratch = ws.setdefault(source, {})   # one z-buffer per source: the group sizes differ
+        if idx.size == len(positions):
+            return dibr_warp(sources[source], disparity, shifted, baseline, out=out, out_dtype=out_dtype,
+                             workspace=scratch)
+        buf = scratch.get("views")
+        if buf is None or buf.shape != (idx.size, H, W, 3) or buf.dtype != out_dtype:
+            buf = scratch["views"] = cp.empty((idx.size, H, W, 3), out_dtype)
+        dibr_warp(sources[source], disparity, shifted, baseline, out=buf, out_dtype=out_dtype, workspace=scratch)
+        out[cp.asarray(idx)] = buf
+    return out
+
+
 _IN_SUFFIX = {np.dtype(np.uint8): "u8", np.dtype(np.uint16): "u16", np.dtype(np.float32): "f32"}
 
 

@@ -28,7 +28,7 @@ def batch_command(
     precision: str = typer.Option("auto", help="auto | fp32 | fp16"),
     dp_model: str = typer.Option(None, "--dp-model", help="DP student by name (default: the bundled default)"),
     renderer: str = typer.Option("dibr", help="dibr (DP student + DIBR) | dibr-deblur (the RGB sharpened with D first) "
-                                  "| dibr-dp (views warped from the DP halves; CPU) | layers (LF student + layered renderer)"),
+                                  "| dibr-dp (views warped from the DP halves) | layers (LF student + layered renderer)"),
     png_level: int = typer.Option(1, "--png-level", help="PNG compression 0-9 (same pixels at every level)"),
     jpg_quality: int = typer.Option(90, "--jpg-quality", help="--format jpg: JPEG quality 1-100"),
     on_error: str = typer.Option("stop", "--on-error", help="a bad frame inside an input: stop that input | "

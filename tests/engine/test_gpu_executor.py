@@ -55,7 +55,7 @@ def _psnr(a, b):
 @pytest.mark.gpu
 @gpu
 @pytest.mark.parametrize("precision", ["fp32", "fp16"])
-@pytest.mark.parametrize("renderer", ["dibr", "dibr-deblur", "layers"])
+@pytest.mark.parametrize("renderer", ["dibr", "dibr-deblur", "dibr-dp", "layers"])
 def test_gpu_pipeline_matches_cpu_pipeline(precision, renderer):
     left, right, rgb = _frame()
     cpu = Pipeline(backend="ort-cpu", views=5, renderer=renderer, dtype=np.float32)(left, right, rgb).copy()
@@ -72,6 +72,10 @@ def test_gpu_pipeline_matches_cpu_pipeline(precision, renderer):
     assert np.mean(err > 0.5) < 0.02
     assert _psnr(out.views, cpu.views) > (45 if precision == "fp32" else 35)
     assert {"upload", "preprocess", "disparity", "render", "download", "total"} <= set(out.timings)
+    if renderer == "dibr-dp":   # the sources stay on the GPU; re-rendering warps them again
+        assert _psnr(out.halves.get(), cpu.halves) > 45
+        again = out.render(pipe.positions, dtype=np.float32)
+        np.testing.assert_array_equal(again, out.views.reshape(again.shape))
 
 
 @pytest.mark.gpu
