@@ -32,16 +32,33 @@ def _table(image, table):
                 table[y, x, k] = acc
 
 
+@njit(cache=_CACHE, parallel=True)
+def _geometry(half_x, half_y, cells, weights):
+    """Each pixel's box, found once per call (the iterations reuse it): cells [H, W, 4] int64 = the table cells
+    (floor, clamped to the last cell) of y0, y1, x0, x1; weights [H, W, 5] float64 = their fractions and the
+    box area. Pixel-edge coordinates, clamped to the image (the reference's box_corners / _table_at)."""
+    h, w = half_x.shape
+    for y in prange(h):
+        for x in range(w):
+            rx = half_x[y, x]
+            ry = half_y[y, x]
+            y0 = min(max(y - ry, 0.0), float(h))
+            y1 = min(max(y + 1 + ry, 0.0), float(h))
+            x0 = min(max(x - rx, 0.0), float(w))
+            x1 = min(max(x + 1 + rx, 0.0), float(w))
+            weights[y, x, 4] = (y1 - y0) * (x1 - x0)
+            j = 0
+            for edge, last in ((y0, h - 1), (y1, h - 1), (x0, w - 1), (x1, w - 1)):
+                cell = min(np.int64(np.floor(edge)), last)
+                cells[y, x, j] = cell
+                weights[y, x, j] = edge - cell
+                j += 1
+
+
 @njit(cache=_CACHE, inline="always")
-def _add_at(table, y, x, sign, acc):
-    """acc[k] += sign * bilinear read of table at real (y, x) for every channel k (the reference's _table_at,
-    same operation order); the cell and weights are found once for all channels."""
-    hh = table.shape[0] - 1
-    ww = table.shape[1] - 1
-    iy = min(np.int64(np.floor(y)), hh - 1)
-    ix = min(np.int64(np.floor(x)), ww - 1)
-    ty = y - iy
-    tx = x - ix
+def _add_at(table, iy, ix, ty, tx, sign, acc):
+    """acc[k] += sign * bilinear read of table in cell (iy, ix) at fractions (ty, tx), every channel k (the
+    reference's _table_at, same operation order)."""
     for k in range(acc.shape[0]):
         a = table[iy, ix, k]
         b = table[iy, ix + 1, k]
@@ -51,28 +68,41 @@ def _add_at(table, y, x, sign, acc):
         acc[k] += sign * (top + ty * ((c + tx * (d - c)) - top))
 
 
+@njit(cache=_CACHE, inline="always")
+def _box_sum(table, cells, weights, y, x, acc):
+    iy0, iy1, ix0, ix1 = cells[y, x, 0], cells[y, x, 1], cells[y, x, 2], cells[y, x, 3]
+    ty0, ty1, tx0, tx1 = weights[y, x, 0], weights[y, x, 1], weights[y, x, 2], weights[y, x, 3]
+    acc[:] = 0.0
+    _add_at(table, iy1, ix1, ty1, tx1, 1.0, acc)
+    _add_at(table, iy0, ix1, ty0, tx1, -1.0, acc)
+    _add_at(table, iy1, ix0, ty1, tx0, -1.0, acc)
+    _add_at(table, iy0, ix0, ty0, tx0, 1.0, acc)
+
+
 @njit(cache=_CACHE, parallel=True)
-def _blur(table, half_x, half_y, out):
-    """out [H, W, C] = mean over each pixel's box of half-widths half_x, half_y [H, W] (pixel-edge coordinates,
-    clamped)."""
+def _ratio(table, cells, weights, observed, eps, out):
+    """out = observed / max(box mean of the tabled image, eps) [H, W, C] (Richardson-Lucy's first half)."""
     h, w, c = out.shape
     for y in prange(h):
         acc = np.empty(c, np.float64)
         for x in range(w):
-            rx = half_x[y, x]
-            ry = half_y[y, x]
-            y0 = min(max(y - ry, 0.0), float(h))
-            y1 = min(max(y + 1 + ry, 0.0), float(h))
-            x0 = min(max(x - rx, 0.0), float(w))
-            x1 = min(max(x + 1 + rx, 0.0), float(w))
-            area = (y1 - y0) * (x1 - x0)
-            acc[:] = 0.0
-            _add_at(table, y1, x1, 1.0, acc)
-            _add_at(table, y0, x1, -1.0, acc)
-            _add_at(table, y1, x0, -1.0, acc)
-            _add_at(table, y0, x0, 1.0, acc)
+            _box_sum(table, cells, weights, y, x, acc)
+            area = weights[y, x, 4]
             for k in range(c):
-                out[y, x, k] = acc[k] / area
+                out[y, x, k] = observed[y, x, k] / max(acc[k] / area, eps)
+
+
+@njit(cache=_CACHE, parallel=True)
+def _update(table, cells, weights, estimate):
+    """estimate *= box mean of the tabled ratio [H, W, C] (Richardson-Lucy's second half)."""
+    h, w, c = estimate.shape
+    for y in prange(h):
+        acc = np.empty(c, np.float64)
+        for x in range(w):
+            _box_sum(table, cells, weights, y, x, acc)
+            area = weights[y, x, 4]
+            for k in range(c):
+                estimate[y, x, k] *= acc[k] / area
 
 
 def deblur(rgb: np.ndarray, disparity: np.ndarray, iterations: int, radius: tuple[float, float], out: np.ndarray,
@@ -81,19 +111,19 @@ def deblur(rgb: np.ndarray, disparity: np.ndarray, iterations: int, radius: tupl
     (see kernels/deblur.py)."""
     h, w, c = rgb.shape
     mag = np.abs(disparity.astype(np.float64))
-    half_x, half_y = radius[0] * mag, radius[1] * mag
     b = rgb.astype(np.float64)
     x = b.copy()
     table = np.empty((h + 1, w + 1, c), np.float64)
-    blurred, ratio = np.empty_like(b), np.empty_like(b)
+    ratio = np.empty_like(b)
+    cells, weights = np.empty((h, w, 4), np.int64), np.empty((h, w, 5), np.float64)
     with _LAUNCH:
-        for _ in range(iterations):   # the element-wise steps in numpy: the same operations as the reference
+        if iterations:
+            _geometry(radius[0] * mag, radius[1] * mag, cells, weights)
+        for _ in range(iterations):
             _table(x, table)
-            _blur(table, half_x, half_y, blurred)
-            np.divide(b, np.maximum(blurred, eps, out=blurred), out=ratio)
+            _ratio(table, cells, weights, b, eps, ratio)
             _table(ratio, table)
-            _blur(table, half_x, half_y, blurred)
-            x *= blurred
+            _update(table, cells, weights, x)
     np.copyto(out, np.clip(x, 0.0, 1.0, out=x))
     return out
 
