@@ -117,6 +117,7 @@ def dp_variants() -> dict:
 
     from engine.conventions import grid_positions
     from kernels.deblur import deblur
+    from kernels.dibr import render_disparity
     from kernels.dp_views import half_aperture_rgb, render_from_halves
 
     def variant(centre_it=3, half_radius=(0.45, 0.9), half_it=3, lowpass=False):
@@ -129,7 +130,8 @@ def dp_variants() -> dict:
                     g_n = g / np.maximum(cv2.GaussianBlur(g, (0, 0), max(g.shape) / 8), 1e-3)
                     halves[i] = np.clip(rgb * g_n[..., None], 0, 1)
             halves = np.stack([deblur(h, d, half_it, half_radius) for h in halves])
-            views = render_from_halves(deblur(rgb, d, centre_it), halves, d, grid_positions(k).reshape(-1, 2),
+            views = render_from_halves(deblur(rgb, d, centre_it), halves, render_disparity(d),
+                                       grid_positions(k).reshape(-1, 2),
                                        case["baseline"], out_dtype=np.uint8)
             return views.reshape(k, k, *rgb.shape)
         return run

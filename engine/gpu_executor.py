@@ -3,7 +3,8 @@
 A frame goes: host planes -> pinned staging -> async upload -> `preprocess` kernel -> DP student (device I/O)
 -> crop -> [deblur] -> `dibr_warp` (renderer "dibr-dp": `render_from_halves`; or LF student + `render_layers`)
 -> async download into pinned buffers -> one synchronise. Every device and pinned buffer is allocated on the
-first frame of a size and reused after. With outputs="device" nothing is downloaded: the frame's arrays are CuPy arrays on the GPU.
+first frame of a size and reused after. With outputs="device" nothing is downloaded: the frame's arrays are
+CuPy arrays on the GPU. The DIBR renderers warp with `render_disparity(D)` (5x5 median), as on the CPU.
 Stage times come from CUDA events recorded on the stream (GPU time); "total" is host wall time.
 """
 from __future__ import annotations
@@ -146,11 +147,12 @@ class GpuExecutor:
                     if self.deblur is not None:
                         colour = cuda.deblur(colour, disparity, *self.deblur,
                                              out=self.dev("rgb_sharp", (h, w, 3), cp.float32))
+                    warp_d = cuda.render_disparity(disparity)
                     if self.dp_views:
-                        cuda.render_from_halves(colour, out["halves"], disparity, self.host_positions, baseline,
+                        cuda.render_from_halves(colour, out["halves"], warp_d, self.host_positions, baseline,
                                                 out=views, out_dtype=dtype, workspace=self.dibr_workspace)
                     else:
-                        cuda.dibr_warp(colour, disparity, self.positions, baseline, out=views, out_dtype=dtype,
+                        cuda.dibr_warp(colour, warp_d, self.positions, baseline, out=views, out_dtype=dtype,
                                        workspace=self.dibr_workspace)
                 ev["render"][1].record(s)
                 out["views"] = views
@@ -197,10 +199,11 @@ class GpuExecutor:
             if layers is not None:
                 views = self._render_layers(layers, planes, pos, baseline, None, dtype)
             elif halves is not None:
-                views = cuda.render_from_halves(rgb, halves, cp.asarray(disparity), positions, baseline,
-                                                out_dtype=dtype)
+                views = cuda.render_from_halves(rgb, halves, cuda.render_disparity(cp.asarray(disparity)), positions,
+                                                baseline, out_dtype=dtype)
             else:
-                views = cuda.dibr_warp(rgb, cp.asarray(disparity), pos, baseline, out_dtype=dtype)
+                views = cuda.dibr_warp(rgb, cuda.render_disparity(cp.asarray(disparity)), pos, baseline,
+                                       out_dtype=dtype)
             result = views.get(stream=self.stream) if self.outputs == "host" else views
         self.stream.synchronize()
         return result

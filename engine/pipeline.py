@@ -63,9 +63,9 @@ class Pipeline:
             best on real light fields), "dibr-deblur" (the RGB first sharpened by `deblur_iterations`
             Richardson-Lucy steps of the defocus model with the student's D, kernels/deblur.py), "dibr-dp"
             (views left / right of the centre column warped from the left / right DP half, each a view at
-            u = -/+ 1/2, coloured by the RGB and sharpened likewise; all warped with the 5x5 median of D;
-            kernels/dp_views.py) or
-            "layers" (LF student + layered renderer).
+            u = -/+ 1/2, coloured by the RGB and sharpened likewise; kernels/dp_views.py) or "layers" (LF
+            student + layered renderer). The DIBR renderers warp with the 5x5 median of D
+            (kernels.dibr.render_disparity); `disparity` is the student's D as it is.
         deblur_iterations, deblur_radius: the iterations and aperture half-width R (u units) of "dibr-deblur"
             and "dibr-dp" (whose DP halves are sharpened with a box of (R / 2, R)).
         dtype: views as uint8 (default: what files and displays take, 4x fewer bytes, written directly by the
@@ -205,10 +205,12 @@ class Pipeline:
         if out.layers is not None:
             return _load_kernels("render_layers").render_layers(out.layers, out.planes, positions, baseline, out=buf,
                                                                 out_dtype=dtype)
+        dibr = _load_kernels("dibr")
+        disparity = dibr.render_disparity(out.disparity)
         if out.halves is not None:
-            return _load_kernels("dp_views").render_from_halves(out.rgb, out.halves, out.disparity, positions,
+            return _load_kernels("dp_views").render_from_halves(out.rgb, out.halves, disparity, positions,
                                                                 baseline, out=buf, out_dtype=dtype)
-        return _load_kernels("dibr").dibr_warp(out.rgb, out.disparity, positions, baseline, out=buf, out_dtype=dtype)
+        return dibr.dibr_warp(out.rgb, disparity, positions, baseline, out=buf, out_dtype=dtype)
 
     def _buffer(self, name: str, shape, dtype) -> np.ndarray:
         buf = self._buffers.get(name)

@@ -263,11 +263,11 @@ def half_aperture_rgb(rgb, left, right, out=None):
 
 
 def render_disparity(disparity):
-    """GPU kernels.dp_views.render_disparity: the 5x5 median of D with replicated borders (cupyx.scipy.ndimage,
+    """GPU kernels.dibr.render_disparity: the 5x5 median of D with replicated borders (cupyx.scipy.ndimage,
     OpenCV's medianBlur semantics). cupy float32 [H, W] -> [H, W]."""
     from cupyx.scipy import ndimage
 
-    from .dp_views import MEDIAN
+    from .dibr import MEDIAN
 
     cp = _cupy()
     return ndimage.median_filter(cp.asarray(disparity, dtype=cp.float32), size=MEDIAN, mode="nearest")
@@ -276,13 +276,13 @@ def render_disparity(disparity):
 def render_from_halves(centre, halves, disparity, positions, baseline: float = 1.0, out=None,
                        out_dtype=np.float32, workspace: dict | None = None):
     """GPU kernels.dp_views.render_from_halves: each view warped by `dibr_warp` from its source (centre column:
-    centre [H, W, 3], left of it: halves[0], right: halves[1]) with `render_disparity(disparity)`.
+    centre [H, W, 3], left of it: halves[0], right: halves[1]).
     positions: host [P, 2] (grouping them by column happens on the host). -> cupy [P, H, W, 3]."""
     from .dp_views import source_groups
 
     cp = _cupy()
     positions = np.asarray(positions.get() if hasattr(positions, "get") else positions, np.float32).reshape(-1, 2)
-    disparity = render_disparity(disparity)
+    disparity = cp.ascontiguousarray(cp.asarray(disparity, dtype=cp.float32))
     H, W = disparity.shape
     out_dtype = _out_dtype(out_dtype, (np.float32, np.uint8), "render_from_halves")
     out = _out(cp, out, (len(positions), H, W, 3), out_dtype, "render_from_halves")

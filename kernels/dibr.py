@@ -17,6 +17,9 @@ Target: view_(u,v)(x, y) ~ rgb(x + b*D*u, y + b*D*v). Exact semantics, per view 
 
 uint8 output is clip(rint(255 * colour)).
 
+The engine's DIBR renderers warp with `render_disparity(D)`, the 5x5 median of the student's D (replicated
+borders): it removes single-pixel D outliers that would otherwise flicker in the views (docs/kernels.md).
+
 Implementations (`method=` or $DPLF_DIBR): "numba" (default; kernels/dibr_numba.py, compiled, all views in one
 call), "numpy" (the numpy/OpenCV fast path below), and the pure reference `dibr_warp_reference` (tests only).
 "numba" and "numpy" give bit-identical outputs; without numba installed the default falls back to "numpy".
@@ -38,6 +41,7 @@ except ImportError:  # numba missing: the numpy/OpenCV fast path is the default
     dibr_numba = None
 
 METHODS = cpu_method.METHODS
+MEDIAN = 5   # render_disparity's window (OpenCV's largest median for float32)
 
 _LOW32 = np.uint64(0xFFFFFFFF)
 
@@ -110,6 +114,11 @@ def warm_up(method: str | None = None) -> None:
     """Compile (or load from numba's disk cache) the default CPU kernel, so no frame pays for it."""
     if (method or default_method()) == "numba" and dibr_numba is not None:
         dibr_numba.warm_up()
+
+
+def render_disparity(disparity: np.ndarray) -> np.ndarray:
+    """The D the DIBR renderers warp with: the 5x5 median of D, borders replicated. float32 [H, W] -> [H, W]."""
+    return cv2.medianBlur(np.ascontiguousarray(disparity, dtype=np.float32), MEDIAN)
 
 
 def dibr_warp(rgb: np.ndarray, disparity: np.ndarray, positions: np.ndarray, baseline: float = 1.0,

@@ -2,30 +2,26 @@
 u = -1/2 (left) or +1/2 (right) in the engine's units, blurred only by half the aperture along x. Views left of
 the centre column are warped from the left half, views right of it from the right half, the centre column from
 the full-aperture image; each source is first sharpened by kernels/deblur.py (a half's box is (R/2, R): half
-the aperture's width along x, all of its height). All sources warp with the 5x5 median of D
-(`render_disparity`): the sharper sources turn the student's small frame-to-frame D changes into more view
-flicker than the blurred RGB does, and the median removes the single-pixel part of them (docs/kernels.md).
+the aperture's width along x, all of its height). The engine passes kernels.dibr.render_disparity(D), as to
+every DIBR renderer.
 
 The DP planes are single-channel, so a half's colour comes from the full-aperture RGB, re-lit by that half's
 share of the light: rgb * 2L / (L + R) (gain-invariant, so DP planes and RGB may come from different pipelines;
 with no RGB, rgb = (L + R) / 2 and this is the half itself).
 
     half_aperture_rgb(rgb f32 [H,W,3], left f32 [H,W], right f32 [H,W]) -> f32 [2,H,W,3] (left, right)
-    render_disparity(disparity f32 [H,W]) -> f32 [H,W]  (5x5 median, replicated borders)
     render_from_halves(centre [H,W,3], halves [2,H,W,3], disparity [H,W], positions [P,2], baseline, out, out_dtype)
         -> out [P,H,W,3]
 kernels/cuda.py has the same functions for CuPy arrays.
 """
 from __future__ import annotations
 
-import cv2
 import numpy as np
 
 from .dibr import dibr_warp
 
 HALF_U = 0.5     # the DP half-aperture centroids sit at u = -1/2 (left) and +1/2 (right)
 EPS = 1e-3       # floor of L + R (black pixels keep the full-aperture colour: gain 1)
-MEDIAN = 5       # the render D's median window (OpenCV's largest for float32)
 
 
 def half_aperture_rgb(rgb: np.ndarray, left: np.ndarray, right: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
@@ -61,18 +57,11 @@ def source_groups(positions: np.ndarray, baseline: float) -> list[tuple[int, np.
     return groups
 
 
-def render_disparity(disparity: np.ndarray) -> np.ndarray:
-    """The D that "dibr-dp" warps with: the 5x5 median of D, borders replicated. float32 [H, W] -> [H, W]."""
-    return cv2.medianBlur(np.ascontiguousarray(disparity, dtype=np.float32), MEDIAN)
-
-
 def render_from_halves(centre: np.ndarray, halves: np.ndarray, disparity: np.ndarray, positions: np.ndarray,
                        baseline: float = 1.0, out: np.ndarray | None = None, out_dtype=np.float32) -> np.ndarray:
-    """DIBR of each view from its source (centre column: `centre`, left of it: halves[0], right: halves[1]) with
-    `render_disparity(disparity)`. Same arguments and result as kernels.dibr.dibr_warp, plus the two
-    half-aperture sources [2, H, W, 3]."""
+    """DIBR of each view from its source (centre column: `centre`, left of it: halves[0], right: halves[1]).
+    Same arguments and result as kernels.dibr.dibr_warp, plus the two half-aperture sources [2, H, W, 3]."""
     positions = np.asarray(positions, np.float32).reshape(-1, 2)
-    disparity = render_disparity(disparity)
     shape = (len(positions),) + disparity.shape + (3,)
     if out is None:
         out = np.empty(shape, out_dtype)

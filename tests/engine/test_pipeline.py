@@ -137,19 +137,21 @@ def test_cpu_kernel_warm_up_at_construction(monkeypatch, renderer, views, expect
 def test_dibr_deblur_is_dibr_of_the_deblurred_rgb(sample):
     """renderer="dibr-deblur": the student's D, kernels.deblur on the RGB with it, then the same DIBR."""
     from kernels.deblur import deblur
-    from kernels.dibr import dibr_warp
+    from kernels.dibr import dibr_warp, render_disparity
 
     pipe = Pipeline(backend="ort-cpu", views=3, renderer="dibr-deblur", dtype=np.float32, deblur_iterations=2)
     out = pipe(sample.left, sample.right, sample.rgb)
     sharp = deblur(sample.rgb.astype(np.float32), out.disparity, 2, 0.9, method="numpy")
     np.testing.assert_allclose(out.rgb, sharp, atol=1e-6)
-    want = dibr_warp(sharp, out.disparity, grid_positions(3).reshape(-1, 2), 1.0)
+    want = dibr_warp(sharp, render_disparity(out.disparity), grid_positions(3).reshape(-1, 2), 1.0)
     np.testing.assert_allclose(out.views.reshape(want.shape), want, atol=1e-5)
     assert "deblur" in out.timings and not np.allclose(out.rgb, sample.rgb, atol=1e-3)
     assert pipe.info()["deblur"] == {"iterations": 2, "radius": 0.9}
     plain = Pipeline(backend="ort-cpu", views=3, renderer="dibr", dtype=np.float32)(sample.left, sample.right,
                                                                                       sample.rgb)
     np.testing.assert_array_equal(plain.disparity, out.disparity)       # same D, only the warped image differs
+    np.testing.assert_allclose(plain.views.reshape(want.shape), dibr_warp(sample.rgb.astype(np.float32),
+                               render_disparity(plain.disparity), grid_positions(3).reshape(-1, 2), 1.0), atol=1e-5)
     with pytest.raises(ValueError, match="deblur_iterations"):
         Pipeline(backend="ort-cpu", views=3, renderer="dibr-deblur", deblur_iterations=-1)
 
@@ -158,8 +160,8 @@ def test_dibr_dp_warps_each_side_of_the_grid_from_its_dp_half(sample):
     """renderer="dibr-dp": the centre column from the deblurred RGB (as dibr-deblur), the left / right columns from
     the re-lit DP halves, each deblurred with a (R/2, R) box and warped from u = -/+ 1/2, all with the median D."""
     from kernels.deblur import deblur
-    from kernels.dibr import dibr_warp
-    from kernels.dp_views import half_aperture_rgb, render_disparity
+    from kernels.dibr import dibr_warp, render_disparity
+    from kernels.dp_views import half_aperture_rgb
 
     pipe = Pipeline(backend="ort-cpu", views=3, renderer="dibr-dp", dtype=np.float32, deblur_iterations=2)
     out = pipe(sample.left, sample.right, sample.rgb)

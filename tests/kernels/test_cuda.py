@@ -157,10 +157,11 @@ def test_render_layers_packed_gpu_matches_reference(rank, in_dtype, out_dtype):
 @gpu
 @pytest.mark.parametrize("out_dtype", [np.float32, np.uint8])
 def test_dp_views_gpu_matches_cpu(out_dtype):
-    """renderer "dibr-dp" on the GPU: the re-lit halves, the median D and the grouped warps against the CPU."""
+    """renderer "dibr-dp" on the GPU: the re-lit halves, the render D (median) and the grouped warps against the CPU."""
     import cupy as cp
 
     from kernels import dp_views
+    from kernels.dibr import render_disparity
 
     rng = np.random.default_rng(8)
     H, W = 21, 34
@@ -171,8 +172,7 @@ def test_dp_views_gpu_matches_cpu(out_dtype):
     halves = dp_views.half_aperture_rgb(rgb, left, right)
     got = cuda.half_aperture_rgb(cp.asarray(rgb), cp.asarray(left), cp.asarray(right)).get()
     np.testing.assert_allclose(got, halves, atol=1e-6)
-    np.testing.assert_array_equal(cuda.render_disparity(cp.asarray(disparity)).get(),
-                                  dp_views.render_disparity(disparity))
+    np.testing.assert_array_equal(cuda.render_disparity(cp.asarray(disparity)).get(), render_disparity(disparity))
     positions = np.array([[-1, -1], [0, -1], [1, -1], [-0.5, 0], [0, 0], [0.5, 0.5]], np.float32)
     want = dp_views.render_from_halves(rgb, halves, disparity, positions, 1.5, out_dtype=out_dtype)
     workspace = {}

@@ -120,3 +120,16 @@ def test_method_validation():   # the environment variable: tests/kernels/test_c
     with pytest.raises(ValueError, match="method"):
         dibr_warp(np.zeros((4, 4, 3), np.float32), np.zeros((4, 4), np.float32), np.zeros((1, 2)), method="x")
     dibr.warm_up()   # compiles or loads from the cache; never raises
+
+
+def test_render_disparity_is_the_5x5_median_with_replicated_borders():
+    from numpy.lib.stride_tricks import sliding_window_view
+
+    from kernels.dibr import render_disparity
+
+    d = np.random.default_rng(3).normal(size=(23, 31)).astype(np.float32) * 4
+    want = np.median(sliding_window_view(np.pad(d, 2, mode="edge"), (5, 5)), axis=(-2, -1))
+    np.testing.assert_array_equal(render_disparity(d), want.astype(np.float32))
+    spiky = np.full((16, 20), 2.0, np.float32)
+    spiky[8, 10] = 9.0                       # a single-pixel outlier: gone, so it cannot move the views
+    np.testing.assert_array_equal(render_disparity(spiky), np.full((16, 20), 2.0, np.float32))

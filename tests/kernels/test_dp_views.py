@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from kernels.dibr import dibr_warp
-from kernels.dp_views import half_aperture_rgb, render_disparity, render_from_halves, source_groups
+from kernels.dp_views import half_aperture_rgb, render_from_halves, source_groups
 
 
 def test_without_rgb_the_halves_are_the_dp_planes():
@@ -56,23 +56,3 @@ def test_halves_that_are_exact_views_give_the_centre_image_s_views(out_dtype):
     wrong = render_from_halves(centre, np.stack([right, left]), d, positions, 1.0, out_dtype=out_dtype)
     assert not np.array_equal(wrong[0][:, 3:-3], want[0][:, 3:-3])   # swapped halves: a 2-px error
 
-
-def test_render_disparity_is_the_5x5_median_with_replicated_borders():
-    from numpy.lib.stride_tricks import sliding_window_view
-
-    d = np.random.default_rng(3).normal(size=(23, 31)).astype(np.float32) * 4
-    want = np.median(sliding_window_view(np.pad(d, 2, mode="edge"), (5, 5)), axis=(-2, -1))
-    np.testing.assert_array_equal(render_disparity(d), want.astype(np.float32))
-
-
-def test_a_single_pixel_d_outlier_does_not_move_the_views():
-    rng = np.random.default_rng(4)
-    centre = rng.random((16, 20, 3), dtype=np.float32)
-    halves = np.stack([np.roll(centre, 1, axis=1), np.roll(centre, -1, axis=1)])
-    d = np.full((16, 20), 2.0, np.float32)
-    spiky = d.copy()
-    spiky[8, 10] = 9.0
-    positions = np.array([[-1, 0], [0, 1], [1, 1]], np.float32)
-    np.testing.assert_array_equal(render_from_halves(centre, halves, spiky, positions, 1.0),
-                                  render_from_halves(centre, halves, d, positions, 1.0))
-    assert not np.array_equal(dibr_warp(centre, spiky, positions, 1.0), dibr_warp(centre, d, positions, 1.0))
