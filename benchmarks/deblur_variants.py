@@ -14,10 +14,11 @@ are the engine's own: LF mean PSNR over the views but the centre / worst view, a
   rl3) that adds a residual to rl3 from [RGB, rl3, DP pair, D / 8], trained with L1 on synthetic thin-lens samples
   (models.synthetic.render_sample, `realistic_config`; D from the shipped DP student as the engine would feed
   it), then scored like the rows above. Never run on holdout scenes.
-- `dp`: renderer "dibr-dp" (kernels/dp_views.py: the views left / right of the centre column warped from the
-  left / right DP half) and what its design was chosen against: the centre not sharpened, the halves sharpened
-  with the full square box (R, R) instead of the half aperture's (R/2, R) or not at all, and each half's gain
-  divided by its low-pass (to cancel DP vignetting).
+- `dp`: renderer "dibr-dp" (kernels/dp_views.py: every view warped from the left / right DP half, blended
+  between them) and what its design was chosen against: the first design (the centre column warped from the
+  sharpened full-aperture RGB, or from the unsharpened one, the nearer half elsewhere), the halves sharpened with
+  the full square box (R, R) instead of the half aperture's (R/2, R) or not at all, and each half's gain divided
+  by its low-pass (to cancel DP vignetting).
 """
 from __future__ import annotations
 
@@ -111,6 +112,22 @@ def classical_variants() -> dict:
             "rltv20-0.01": lambda c: rl_tv(c["rgb"], c["d"], 20, 0.01), "sharp": sharp}
 
 
+def rgb_centre_column(centre, halves, d, positions, baseline) -> np.ndarray:
+    """dibr-dp's first design: the centre column (u = 0) warped from the (sharpened) full-aperture RGB, views left /
+    right of it from the nearer half alone. -> uint8 [P, H, W, 3]."""
+    from kernels.dibr import dibr_warp
+    from kernels.dp_views import half_offsets, view_weights
+
+    offsets, _ = view_weights(positions, baseline)
+    out = np.empty((len(offsets),) + d.shape + (3,), np.uint8)
+    for source, views in ((centre, offsets[:, 0] == 0), (halves[0], offsets[:, 0] < 0), (halves[1], offsets[:, 0] > 0)):
+        idx = np.flatnonzero(views)
+        if idx.size:
+            shifted = offsets[idx] if source is centre else half_offsets(offsets[idx], 0 if source is halves[0] else 1)
+            out[idx] = dibr_warp(source, d, shifted, 1.0, out_dtype=np.uint8)
+    return out
+
+
 def dp_variants() -> dict:
     """`(case) -> views uint8 [K, K, H, W, 3]`: renderer dibr-dp and the variants it was chosen against."""
     import cv2
@@ -120,7 +137,7 @@ def dp_variants() -> dict:
     from kernels.dibr import render_disparity
     from kernels.dp_views import half_aperture_rgb, render_from_halves
 
-    def variant(centre_it=3, half_radius=(0.45, 0.9), half_it=3, lowpass=False):
+    def variant(half_radius=(0.45, 0.9), half_it=3, lowpass=False, design="blend"):
         def run(case):
             rgb, d, k = case["rgb"], case["d"], case["views"].shape[0]
             halves = half_aperture_rgb(rgb, case["left"], case["right"])
@@ -130,13 +147,17 @@ def dp_variants() -> dict:
                     g_n = g / np.maximum(cv2.GaussianBlur(g, (0, 0), max(g.shape) / 8), 1e-3)
                     halves[i] = np.clip(rgb * g_n[..., None], 0, 1)
             halves = np.stack([deblur(h, d, half_it, half_radius) for h in halves])
-            views = render_from_halves(deblur(rgb, d, centre_it), halves, render_disparity(d),
-                                       grid_positions(k).reshape(-1, 2),
-                                       case["baseline"], out_dtype=np.uint8)
+            positions, warp_d = grid_positions(k).reshape(-1, 2), render_disparity(d)
+            if design == "blend":
+                views = render_from_halves(halves, warp_d, positions, case["baseline"], out_dtype=np.uint8)
+            else:   # "rgb-centre" (its RGB sharpened with the full box) or "rgb-centre-unsharpened"
+                centre = deblur(rgb, d, 3 if design == "rgb-centre" else 0)
+                views = rgb_centre_column(centre, halves, warp_d, positions, case["baseline"])
             return views.reshape(k, k, *rgb.shape)
         return run
 
-    return {"dibr-dp": variant(), "no-centre-deblur": variant(centre_it=0),
+    return {"dibr-dp": variant(), "rgb-centre-column": variant(design="rgb-centre"),
+            "rgb-centre-unsharpened": variant(design="rgb-centre-unsharpened"),
             "halves-square-box": variant(half_radius=(0.9, 0.9)), "halves-unsharpened": variant(half_it=0),
             "halves-gain-lowpassed": variant(lowpass=True)}
 

@@ -4,11 +4,11 @@
 
 quality.py's temporal video (a crop window sliding over a dev light field by known steps; flicker = mean
 |difference| of consecutive outputs after undoing the motion) and its LF PSNR on the whole scene, for
-"dibr" and "dibr-dp" rendered from the DP student's D passed through:
+"dibr" and "dibr-dp" warped with the DP student's D passed through (dibr-dp's halves are sharpened with D as it
+is, as in the engine):
 - `raw`: D as the student gives it (dibr-dp before it took the median);
 - `median5`: the 5x5 median (what "dibr-dp" ships, kernels/dp_views.render_disparity);
 - `guided`: a grey-guided filter of D (He et al., radius 4, eps 1e-3), edge-aware smoothing;
-- `halves-own-d`: raw D, but each half warped with D moved onto its own pixel grid (D warped to u = -/+ 1/2);
 - `temporal-ema`: a temporal input: D blended 1:1 with the previous frame's filtered D, moved by the global
   shift that phase correlation finds between the frames, where D and the DP mean agree (|dD| < 0.5 px,
   |dI| < 0.05); `temporal-ema-still`: the same without motion compensation (a depth camera's temporal filter).
@@ -61,25 +61,17 @@ class TemporalEma:
         return d
 
 
-def render(renderer: str, variant: str, left, right, rgb, d, positions, baseline, radius) -> np.ndarray:
-    """Views uint8 [P, H, W, 3] from D as given (already filtered by the variant)."""
+def render(renderer: str, left, right, rgb, d, warp_d, positions, baseline, radius) -> np.ndarray:
+    """Views uint8 [P, H, W, 3]: dibr-dp's halves sharpened with the student's D, every warp with warp_d (D
+    filtered by the variant), as the engine does."""
     from kernels.deblur import deblur
     from kernels.dibr import dibr_warp
-    from kernels.dp_views import HALF_U, half_aperture_rgb, source_groups
+    from kernels.dp_views import half_aperture_rgb, render_from_halves
 
     if renderer == "dibr":
-        return dibr_warp(rgb, d, positions, baseline, out_dtype=np.uint8)
-    sources = [deblur(rgb, d, 3, radius)] + [deblur(h, d, 3, (radius / 2, radius)) for h in
-                                             half_aperture_rgb(rgb, left, right)]
-    out = np.empty((len(positions),) + d.shape + (3,), np.uint8)
-    grey_d = np.ascontiguousarray(np.repeat(d[..., None], 3, -1))
-    for source, idx, shifted in source_groups(positions, baseline):
-        warp_d = d
-        if variant == "halves-own-d" and source:
-            at = np.float32([[(-HALF_U if source == 1 else HALF_U) / baseline, 0]])
-            warp_d = np.ascontiguousarray(dibr_warp(grey_d, d, at, baseline)[0, ..., 0])
-        out[idx] = dibr_warp(sources[source], warp_d, shifted, baseline, out_dtype=np.uint8)
-    return out
+        return dibr_warp(rgb, warp_d, positions, baseline, out_dtype=np.uint8)
+    halves = np.stack([deblur(h, d, 3, (radius / 2, radius)) for h in half_aperture_rgb(rgb, left, right)])
+    return render_from_halves(halves, warp_d, positions, baseline, out_dtype=np.uint8)
 
 
 def filtered(variant: str, d: np.ndarray, grey: np.ndarray, state) -> np.ndarray:
@@ -92,7 +84,7 @@ def filtered(variant: str, d: np.ndarray, grey: np.ndarray, state) -> np.ndarray
     return d
 
 
-VARIANTS = ("raw", "median5", "guided", "halves-own-d", "temporal-ema", "temporal-ema-still")
+VARIANTS = ("raw", "median5", "guided", "temporal-ema", "temporal-ema-still")
 
 
 def main(argv=None) -> int:
@@ -135,15 +127,13 @@ def main(argv=None) -> int:
         grid, pair = grid_positions(k, 1.0).reshape(-1, 2), grid_positions(3, 1.0).reshape(-1, 2)[[4, 0]]
         for variant in args.variants.split(","):
             for renderer in RENDERERS:
-                if variant == "halves-own-d" and renderer == "dibr":
-                    continue
                 d = filtered(variant, whole, (left + right) * 0.5, TemporalEma(variant == "temporal-ema"))
-                pred = render(renderer, variant, left, right, rgb, d, grid, baseline, radius)
+                pred = render(renderer, left, right, rgb, whole, d, grid, baseline, radius)
                 scores = M.lf_scores(pred.reshape((k, k) + rgb.shape), views_u8)
                 state, seq, ds = TemporalEma(variant == "temporal-ema"), [], []
                 for l_, r_, c_, d_ in crops:
                     ds.append(filtered(variant, d_, (l_ + r_) * 0.5, state))
-                    seq.append(render(renderer, variant, l_, r_, c_, ds[-1], pair, baseline, radius))
+                    seq.append(render(renderer, l_, r_, c_, d_, ds[-1], pair, baseline, radius))
                 flick = [M.flicker(M.align_crops([s[i] for s in seq], offsets)) for i in (0, 1)]
                 print(f"{protocol:8s} {variant:20s} {renderer:8s} {scores['psnr_mean']:9.2f} "
                       f"{scores['psnr_worst']:6.2f} {flick[0]:7.3f} {flick[1]:7.3f} "

@@ -53,7 +53,7 @@ class GpuExecutor:
         self._events = {s: (cp.cuda.Event(), cp.cuda.Event()) for s in _STAGES}
         self.dibr_workspace: dict = {}
         self.deblur = deblur          # (iterations, radius): renderer "dibr-deblur" sharpens the RGB before DIBR
-        self.dp_views = dp_views      # renderer "dibr-dp": the side columns warp from the (sharpened) DP halves
+        self.dp_views = dp_views      # renderer "dibr-dp": the views warp from the (sharpened) DP halves
 
     # -- reused buffers ----------------------------------------------------------------------------------
     def dev(self, key: str, shape, dtype):
@@ -144,13 +144,13 @@ class GpuExecutor:
                     colour[...] = rgb_nchw[0, :, :h, :w].transpose(1, 2, 0)
                     if self.dp_views:
                         out["halves"] = self._sharp_halves(colour, dp[0, :, :h, :w], disparity)
-                    if self.deblur is not None:
+                    elif self.deblur is not None:
                         colour = cuda.deblur(colour, disparity, *self.deblur,
                                              out=self.dev("rgb_sharp", (h, w, 3), cp.float32))
                     warp_d = cuda.render_disparity(disparity)
                     if self.dp_views:
-                        cuda.render_from_halves(colour, out["halves"], warp_d, self.host_positions, baseline,
-                                                out=views, out_dtype=dtype, workspace=self.dibr_workspace)
+                        cuda.render_from_halves(out["halves"], warp_d, self.host_positions, baseline, out=views,
+                                                out_dtype=dtype, workspace=self.dibr_workspace)
                     else:
                         cuda.dibr_warp(colour, warp_d, self.positions, baseline, out=views, out_dtype=dtype,
                                        workspace=self.dibr_workspace)
@@ -199,7 +199,7 @@ class GpuExecutor:
             if layers is not None:
                 views = self._render_layers(layers, planes, pos, baseline, None, dtype)
             elif halves is not None:
-                views = cuda.render_from_halves(rgb, halves, cuda.render_disparity(cp.asarray(disparity)), positions,
+                views = cuda.render_from_halves(halves, cuda.render_disparity(cp.asarray(disparity)), positions,
                                                 baseline, out_dtype=dtype)
             else:
                 views = cuda.dibr_warp(rgb, cuda.render_disparity(cp.asarray(disparity)), pos, baseline,

@@ -62,8 +62,8 @@ class Pipeline:
         renderer: "dibr" (occlusion-aware warp of the RGB with the student's D; the v1 default, it measures
             best on real light fields), "dibr-deblur" (the RGB first sharpened by `deblur_iterations`
             Richardson-Lucy steps of the defocus model with the student's D, kernels/deblur.py), "dibr-dp"
-            (views left / right of the centre column warped from the left / right DP half, each a view at
-            u = -/+ 1/2, coloured by the RGB and sharpened likewise; kernels/dp_views.py) or "layers" (LF
+            (every view warped from the DP halves, each a view at u = -/+ 1/2 coloured by the RGB and sharpened
+            with a half-aperture box; views between them blend both; kernels/dp_views.py) or "layers" (LF
             student + layered renderer). The DIBR renderers warp with the 5x5 median of D
             (kernels.dibr.render_disparity); `disparity` is the student's D as it is.
         deblur_iterations, deblur_radius: the iterations and aperture half-width R (u units) of "dibr-deblur"
@@ -178,7 +178,8 @@ class Pipeline:
                                                                                       np.float32))
                 for half in halves:
                     deblur(half, disparity, iterations, (radius / 2, radius), out=half)
-            rgb = deblur(rgb, disparity, *self.deblur, out=self._buffer("deblurred", rgb.shape, np.float32))
+            else:
+                rgb = deblur(rgb, disparity, *self.deblur, out=self._buffer("deblurred", rgb.shape, np.float32))
             t.lap("deblur")
         out = PipelineOutput(disparity, None, t.ms, index, timestamp, rgb=rgb, halves=halves, _pipeline=self)
         if self._lf is not None:
@@ -208,8 +209,8 @@ class Pipeline:
         dibr = _load_kernels("dibr")
         disparity = dibr.render_disparity(out.disparity)
         if out.halves is not None:
-            return _load_kernels("dp_views").render_from_halves(out.rgb, out.halves, disparity, positions,
-                                                                baseline, out=buf, out_dtype=dtype)
+            return _load_kernels("dp_views").render_from_halves(out.halves, disparity, positions, baseline, out=buf,
+                                                                out_dtype=dtype)
         return dibr.dibr_warp(out.rgb, disparity, positions, baseline, out=buf, out_dtype=dtype)
 
     def _buffer(self, name: str, shape, dtype) -> np.ndarray:

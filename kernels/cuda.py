@@ -273,31 +273,42 @@ def render_disparity(disparity):
     return ndimage.median_filter(cp.asarray(disparity, dtype=cp.float32), size=MEDIAN, mode="nearest")
 
 
-def render_from_halves(centre, halves, disparity, positions, baseline: float = 1.0, out=None,
-                       out_dtype=np.float32, workspace: dict | None = None):
-    """GPU kernels.dp_views.render_from_halves: each view warped by `dibr_warp` from its source (centre column:
-    centre [H, W, 3], left of it: halves[0], right: halves[1]).
-    positions: host [P, 2] (grouping them by column happens on the host). -> cupy [P, H, W, 3]."""
-    from .dp_views import source_groups
+def render_from_halves(halves, disparity, positions, baseline: float = 1.0, out=None, out_dtype=np.float32,
+                       workspace: dict | None = None):
+    """GPU kernels.dp_views.render_from_halves: every view warped by `dibr_warp` from the left / right half of
+    halves cupy [2, H, W, 3], or blended from both (`dp_views.view_weights`, computed on the host from
+    positions [P, 2]). workspace: per-group z-buffers and scratch kept between frames. -> cupy [P, H, W, 3]."""
+    from .dp_views import half_offsets, view_weights
 
     cp = _cupy()
-    positions = np.asarray(positions.get() if hasattr(positions, "get") else positions, np.float32).reshape(-1, 2)
+    offsets, t = view_weights(positions.get() if hasattr(positions, "get") else positions, baseline)
     disparity = cp.ascontiguousarray(cp.asarray(disparity, dtype=cp.float32))
     H, W = disparity.shape
     out_dtype = _out_dtype(out_dtype, (np.float32, np.uint8), "render_from_halves")
-    out = _out(cp, out, (len(positions), H, W, 3), out_dtype, "render_from_halves")
+    out = _out(cp, out, (len(offsets), H, W, 3), out_dtype, "render_from_halves")
     ws = workspace if workspace is not None else {}
-    sources = (centre, halves[0], halves[1])
-    for source, idx, shifted in source_groups(positions, baseline):
-        scratch = ws.setdefault(source, {})   # one z-buffer per source: the group sizes differ
-        if idx.size == len(positions):
-            return dibr_warp(sources[source], disparity, shifted, baseline, out=out, out_dtype=out_dtype,
-                             workspace=scratch)
+
+    def warp(half, views, dtype, role):
+        scratch = ws.setdefault((role, half), {})   # one z-buffer and view buffer per group: their sizes differ
         buf = scratch.get("views")
-        if buf is None or buf.shape != (idx.size, H, W, 3) or buf.dtype != out_dtype:
-            buf = scratch["views"] = cp.empty((idx.size, H, W, 3), out_dtype)
-        dibr_warp(sources[source], disparity, shifted, baseline, out=buf, out_dtype=out_dtype, workspace=scratch)
-        out[cp.asarray(idx)] = buf
+        if buf is None or buf.shape != (views.size, H, W, 3) or buf.dtype != dtype:
+            buf = scratch["views"] = cp.empty((views.size, H, W, 3), dtype)
+        return dibr_warp(halves[half], disparity, half_offsets(offsets[views], half), 1.0, out=buf, out_dtype=dtype,
+                         workspace=scratch)
+
+    for half, views in ((0, np.flatnonzero(t == 0)), (1, np.flatnonzero(t == 1))):
+        if views.size == len(offsets):
+            return dibr_warp(halves[half], disparity, half_offsets(offsets, half), 1.0, out=out, out_dtype=out_dtype,
+                             workspace=ws.setdefault(("all", half), {}))
+        if views.size:
+            out[cp.asarray(views)] = warp(half, views, out_dtype, "alone")
+    mixed = np.flatnonzero((t > 0) & (t < 1))
+    if mixed.size:
+        left, right = warp(0, mixed, np.dtype(np.float32), "mixed"), warp(1, mixed, np.dtype(np.float32), "mixed")
+        colour = left + cp.asarray(t[mixed])[:, None, None, None] * (right - left)
+        if out_dtype == np.uint8:
+            colour = cp.clip(cp.rint(colour * cp.float32(255.0)), 0, 255).astype(cp.uint8)
+        out[cp.asarray(mixed)] = colour
     return out
 
 

@@ -1,17 +1,19 @@
 """Views from the DP halves (renderer "dibr-dp", issue 17): each half-aperture image is already a view at
-u = -1/2 (left) or +1/2 (right) in the engine's units, blurred only by half the aperture along x. Views left of
-the centre column are warped from the left half, views right of it from the right half, the centre column from
-the full-aperture image; each source is first sharpened by kernels/deblur.py (a half's box is (R/2, R): half
-the aperture's width along x, all of its height). The engine passes kernels.dibr.render_disparity(D), as to
-every DIBR renderer.
+u = -1/2 (left) or +1/2 (right) in the engine's units, blurred only by half the aperture along x. Both halves are
+sharpened by kernels/deblur.py with the half aperture's box (R/2, R): half the aperture's width along x, all of
+its height. A view at offset s = baseline * (u, v) is warped from the left half (by s_u + 1/2) where s_u <= -1/2,
+from the right half (by s_u - 1/2) where s_u >= 1/2, and in between is the linear blend of both warps, with the
+right half's weight t = s_u + 1/2 (the centre view: half of each). The full-aperture image is not warped: the two
+sharpened halves, registered by D, beat it on every dev row (docs/kernels.md, "dp_views"). The engine passes
+kernels.dibr.render_disparity(D), as to every DIBR renderer.
 
 The DP planes are single-channel, so a half's colour comes from the full-aperture RGB, re-lit by that half's
 share of the light: rgb * 2L / (L + R) (gain-invariant, so DP planes and RGB may come from different pipelines;
 with no RGB, rgb = (L + R) / 2 and this is the half itself).
 
     half_aperture_rgb(rgb f32 [H,W,3], left f32 [H,W], right f32 [H,W]) -> f32 [2,H,W,3] (left, right)
-    render_from_halves(centre [H,W,3], halves [2,H,W,3], disparity [H,W], positions [P,2], baseline, out, out_dtype)
-        -> out [P,H,W,3]
+    view_weights(positions [P,2], baseline) -> (offsets s f32 [P,2], right-half weights t f32 [P])
+    render_from_halves(halves [2,H,W,3], disparity [H,W], positions [P,2], baseline, out, out_dtype) -> [P,H,W,3]
 kernels/cuda.py has the same functions for CuPy arrays.
 """
 from __future__ import annotations
@@ -40,34 +42,48 @@ def half_aperture_rgb(rgb: np.ndarray, left: np.ndarray, right: np.ndarray, out:
     return np.clip(out, 0.0, 1.0, out=out)
 
 
-def source_groups(positions: np.ndarray, baseline: float) -> list[tuple[int, np.ndarray, np.ndarray]]:
-    """[(source, view indices, positions to warp that source to)] for source 0 = centre, 1 = left, 2 = right.
-    A half at u0 = -/+ 1/2 seen from the grid position p (su = baseline * p_u) warps by su - u0."""
-    positions = np.asarray(positions, np.float32).reshape(-1, 2)
-    u = positions[:, 0]
-    if baseline == 0:
-        return [(0, np.arange(len(positions)), positions)]
-    groups = []
-    for source, mask, u0 in ((0, u == 0, 0.0), (1, u < 0, -HALF_U), (2, u > 0, HALF_U)):
-        idx = np.flatnonzero(mask)
-        if idx.size:
-            shifted = positions[idx].copy()
-            shifted[:, 0] -= np.float32(u0 / baseline)
-            groups.append((source, idx, shifted))
-    return groups
+def view_weights(positions: np.ndarray, baseline: float) -> tuple[np.ndarray, np.ndarray]:
+    """Each view's offset s = baseline * (u, v) float32 [P, 2] and its right half's weight
+    t = clip(s_u + 1/2, 0, 1) float32 [P] (0: the left half alone, 1: the right half alone)."""
+    offsets = np.float32(baseline) * np.asarray(positions, np.float32).reshape(-1, 2)
+    return offsets, np.clip(offsets[:, 0] + np.float32(HALF_U), 0.0, 1.0).astype(np.float32)
 
 
-def render_from_halves(centre: np.ndarray, halves: np.ndarray, disparity: np.ndarray, positions: np.ndarray,
-                       baseline: float = 1.0, out: np.ndarray | None = None, out_dtype=np.float32) -> np.ndarray:
-    """DIBR of each view from its source (centre column: `centre`, left of it: halves[0], right: halves[1]).
-    Same arguments and result as kernels.dibr.dibr_warp, plus the two half-aperture sources [2, H, W, 3]."""
-    positions = np.asarray(positions, np.float32).reshape(-1, 2)
-    shape = (len(positions),) + disparity.shape + (3,)
+def half_offsets(offsets: np.ndarray, half: int) -> np.ndarray:
+    """The offsets [P, 2] to warp half 0 (left, at u = -1/2) or 1 (right, at u = +1/2) by."""
+    shifted = offsets.copy()
+    shifted[:, 0] += np.float32(HALF_U if half == 0 else -HALF_U)
+    return shifted
+
+
+def to_dtype(colour: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """float32 colour in [0, 1] into out (uint8: clip(rint(255 * colour)), dibr_warp's rounding)."""
+    if out.dtype == np.uint8:
+        return np.clip(np.rint(colour * np.float32(255.0)), 0, 255, out=out, casting="unsafe")
+    np.copyto(out, colour)
+    return out
+
+
+def render_from_halves(halves: np.ndarray, disparity: np.ndarray, positions: np.ndarray, baseline: float = 1.0,
+                       out: np.ndarray | None = None, out_dtype=np.float32) -> np.ndarray:
+    """Every view from the two half-aperture sources halves [2, H, W, 3] (float32 in [0, 1]): kernels.dibr.dibr_warp
+    of the left / right half, or the blend of both (`view_weights`). Arguments and result as dibr_warp's."""
+    offsets, t = view_weights(positions, baseline)
+    shape = (len(offsets),) + disparity.shape + (3,)
     if out is None:
         out = np.empty(shape, out_dtype)
-    sources = (centre, halves[0], halves[1])
-    for source, idx, shifted in source_groups(positions, baseline):
-        if idx.size == len(positions):
-            return dibr_warp(sources[source], disparity, shifted, baseline, out=out, out_dtype=out_dtype)
-        out[idx] = dibr_warp(sources[source], disparity, shifted, baseline, out_dtype=out_dtype)
+    for half, views in ((0, np.flatnonzero(t == 0)), (1, np.flatnonzero(t == 1))):
+        if views.size == len(offsets):
+            return dibr_warp(halves[half], disparity, half_offsets(offsets, half), 1.0, out=out, out_dtype=out.dtype)
+        if views.size:
+            out[views] = dibr_warp(halves[half], disparity, half_offsets(offsets[views], half), 1.0,
+                                   out_dtype=out.dtype)
+    mixed = np.flatnonzero((t > 0) & (t < 1))
+    if mixed.size:
+        left = dibr_warp(halves[0], disparity, half_offsets(offsets[mixed], 0), 1.0)
+        right = dibr_warp(halves[1], disparity, half_offsets(offsets[mixed], 1), 1.0)
+        right -= left
+        right *= t[mixed][:, None, None, None]
+        left += right
+        out[mixed] = to_dtype(left, np.empty(left.shape, out.dtype))
     return out

@@ -32,15 +32,16 @@ def test_temporal_ema_averages_with_the_moved_previous_frame_where_they_agree():
                                   window(d_scene, 3, 5) + 1.0)    # |dD| >= 0.5 px: a real change, not blended
 
 
-def test_dibr_dp_render_with_raw_d_is_the_engine_s_where_the_median_changes_nothing():
-    from kernels.deblur import deblur
-    from kernels.dp_views import half_aperture_rgb, render_from_halves
+def test_dibr_dp_render_is_the_engine_s_with_the_d_it_is_given():
+    """The benchmark's dibr-dp is the Pipeline's when handed the D the Pipeline warps with."""
+    from engine import Pipeline
+    from engine.conventions import grid_positions
+    from kernels.dibr import render_disparity
+    from models.synthetic import SceneConfig, render_sample
 
-    rng = np.random.default_rng(1)
-    rgb = rng.random((24, 30, 3), dtype=np.float32)
-    left, right = rng.random((24, 30), dtype=np.float32), rng.random((24, 30), dtype=np.float32)
-    d = np.full((24, 30), 1.5, np.float32)
-    positions = np.array([[-1, -1], [0, 0], [1, 0.5]], np.float32)
-    halves = np.stack([deblur(h, d, 3, (0.45, 0.9)) for h in half_aperture_rgb(rgb, left, right)])
-    want = render_from_halves(deblur(rgb, d, 3, 0.9), halves, d, positions, 1.2, out_dtype=np.uint8)
-    np.testing.assert_array_equal(render("dibr-dp", "raw", left, right, rgb, d, positions, 1.2, 0.9), want)
+    sample = render_sample(4, height=40, width=56, cfg=SceneConfig(max_disparity=4.0))
+    out = Pipeline(backend="ort-cpu", views=3, renderer="dibr-dp")(sample.left, sample.right, sample.rgb)
+    f32 = lambda a: a.astype(np.float32)  # noqa: E731
+    got = render("dibr-dp", f32(sample.left), f32(sample.right), f32(sample.rgb), out.disparity,
+                 render_disparity(out.disparity), grid_positions(3).reshape(-1, 2), 1.0, 0.9)
+    np.testing.assert_array_equal(got, out.views.reshape(got.shape))

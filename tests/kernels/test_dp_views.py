@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from kernels.dibr import dibr_warp
-from kernels.dp_views import half_aperture_rgb, render_from_halves, source_groups
+from kernels.dp_views import half_aperture_rgb, render_from_halves, view_weights
 
 
 def test_without_rgb_the_halves_are_the_dp_planes():
@@ -28,20 +28,20 @@ def test_the_relighting_keeps_colour_and_ignores_a_gain_between_dp_and_rgb():
     np.testing.assert_array_equal(dark[0], rgb)                       # no light: the full-aperture colour
 
 
-def test_source_groups_split_the_grid_by_column():
-    positions = np.array([[-1, -1], [0, -1], [1, -1], [-0.5, 0], [0, 0], [0.5, 0]], np.float32)
-    groups = {s: (idx.tolist(), shifted) for s, idx, shifted in source_groups(positions, 2.0)}
-    assert groups[0][0] == [1, 4] and groups[1][0] == [0, 3] and groups[2][0] == [2, 5]
-    np.testing.assert_allclose(groups[1][1][:, 0], positions[[0, 3], 0] + 0.25)   # su - (-1/2), over b = 2
-    np.testing.assert_allclose(groups[2][1][:, 0], positions[[2, 5], 0] - 0.25)
-    np.testing.assert_array_equal(groups[1][1][:, 1], positions[[0, 3], 1])
-    assert [s for s, _, _ in source_groups(positions, 0.0)] == [0]
+def test_view_weights_take_the_nearer_half_and_blend_between_them():
+    positions = np.array([[-1, -1], [-0.25, 0], [0, 0.5], [0.1, 0], [0.25, 0], [2, 1]], np.float32)
+    offsets, t = view_weights(positions, 2.0)
+    np.testing.assert_array_equal(offsets, positions * 2)
+    np.testing.assert_allclose(t, [0, 0, 0.5, 0.7, 1, 1], atol=1e-6)    # t = clip(b u + 1/2, 0, 1)
+    _, t0 = view_weights(positions, 0.0)
+    np.testing.assert_array_equal(t0, np.full(6, 0.5, np.float32))      # baseline 0: every view is the centre
 
 
 @pytest.mark.parametrize("out_dtype", [np.float32, np.uint8])
 def test_halves_that_are_exact_views_give_the_centre_image_s_views(out_dtype):
-    """Constant D = 2 px: the left half is the scene at u = -1/2, i.e. the centre image shifted by one pixel;
-    warping it to u = -1 must give what warping the centre image gives (away from the borders)."""
+    """Constant D = 2 px: the left half is the scene at u = -1/2, i.e. the centre image shifted by one pixel, the
+    right half the other way; every view, blended ones included, must be what warping the centre image gives
+    (away from the borders)."""
     rng = np.random.default_rng(2)
     H, W = 20, 30
     centre = rng.random((H, W, 3), dtype=np.float32)
@@ -49,10 +49,23 @@ def test_halves_that_are_exact_views_give_the_centre_image_s_views(out_dtype):
     xs = np.clip(np.arange(W) - 1, 0, W - 1)        # view at u: I(x + D u); u = -1/2 -> x - 1
     left = centre[:, xs]
     right = centre[:, np.clip(np.arange(W) + 1, 0, W - 1)]
-    positions = np.array([[-1, 0], [-0.5, 0.5], [0, 0], [0.5, -0.5], [1, 0]], np.float32)
-    got = render_from_halves(centre, np.stack([left, right]), d, positions, 1.0, out_dtype=out_dtype)
+    positions = np.array([[-1, 0], [-0.5, 0.5], [-0.2, 0], [0, 0], [0.5, -0.5], [1, 0]], np.float32)
+    got = render_from_halves(np.stack([left, right]), d, positions, 1.0, out_dtype=out_dtype)
     want = dibr_warp(centre, d, positions, 1.0, out_dtype=out_dtype)
-    np.testing.assert_array_equal(got[:, :, 3:-3], want[:, :, 3:-3])
-    wrong = render_from_halves(centre, np.stack([right, left]), d, positions, 1.0, out_dtype=out_dtype)
+    np.testing.assert_allclose(got[:, :, 3:-3].astype(np.float32), want[:, :, 3:-3].astype(np.float32), atol=1e-6)
+    wrong = render_from_halves(np.stack([right, left]), d, positions, 1.0, out_dtype=out_dtype)
     assert not np.array_equal(wrong[0][:, 3:-3], want[0][:, 3:-3])   # swapped halves: a 2-px error
 
+
+def test_blended_views_are_the_weighted_mean_of_the_two_warps():
+    rng = np.random.default_rng(5)
+    halves = rng.random((2, 18, 24, 3), dtype=np.float32)
+    d = rng.uniform(-3, 3, (18, 24)).astype(np.float32)
+    positions = np.array([[-0.3, 0.4], [0.0, 0.0], [0.45, -1]], np.float32)
+    got = render_from_halves(halves, d, positions, 1.0)
+    for i, (u, v) in enumerate(positions):
+        a = dibr_warp(halves[0], d, np.float32([[u + 0.5, v]]), 1.0)[0]
+        b = dibr_warp(halves[1], d, np.float32([[u - 0.5, v]]), 1.0)[0]
+        np.testing.assert_allclose(got[i], a + (u + 0.5) * (b - a), atol=1e-6)
+    u8 = render_from_halves(halves, d, positions, 1.0, out_dtype=np.uint8)
+    np.testing.assert_array_equal(u8, np.clip(np.rint(got * np.float32(255)), 0, 255).astype(np.uint8))
