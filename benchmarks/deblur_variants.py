@@ -120,11 +120,12 @@ def rgb_centre_column(centre, halves, d, positions, baseline) -> np.ndarray:
 
     offsets, _ = view_weights(positions, baseline)
     out = np.empty((len(offsets),) + d.shape + (3,), np.uint8)
-    for source, views in ((centre, offsets[:, 0] == 0), (halves[0], offsets[:, 0] < 0), (halves[1], offsets[:, 0] > 0)):
-        idx = np.flatnonzero(views)
+    u = offsets[:, 0]
+    for idx, source, shifted in ((np.flatnonzero(u == 0), centre, offsets),
+                                 (np.flatnonzero(u < 0), halves[0], half_offsets(offsets, 0)),
+                                 (np.flatnonzero(u > 0), halves[1], half_offsets(offsets, 1))):
         if idx.size:
-            shifted = offsets[idx] if source is centre else half_offsets(offsets[idx], 0 if source is halves[0] else 1)
-            out[idx] = dibr_warp(source, d, shifted, 1.0, out_dtype=np.uint8)
+            out[idx] = dibr_warp(source, d, shifted[idx], 1.0, out_dtype=np.uint8)
     return out
 
 

@@ -100,6 +100,7 @@ class Pipeline:
         self._lf = self._load(lf_model or self.store.default("lf").name) if renderer == "layers" and self.views \
             else None
         self._buffers: dict[str, np.ndarray] = {}
+        self._scratch: dict[str, np.ndarray] = {}     # the renderers' own reusable buffers
         if outputs not in ("host", "device"):
             raise ValueError(f"outputs must be 'host' or 'device', got {outputs!r}")
         self.outputs = outputs
@@ -116,6 +117,8 @@ class Pipeline:
             _load_kernels("dibr" if self._lf is None else "render_layers").warm_up()   # dibr-dp renders by dibr
             if self.deblur is not None:
                 _load_kernels("deblur").warm_up()
+            if renderer == "dibr-dp":
+                _load_kernels("dp_views").warm_up()
         self._lock = threading.Lock()
 
     # -- setup -------------------------------------------------------------------------------------
@@ -193,12 +196,15 @@ class Pipeline:
         if self.views:
             n = self.views
             out.views = self._render(out, self.positions, self.baseline, self.dtype,
-                                     self._buffer("views", (n * n, h, w, 3), self.dtype)).reshape(n, n, h, w, 3)
+                                     self._buffer("views", (n * n, h, w, 3), self.dtype),
+                                     self._scratch).reshape(n, n, h, w, 3)
             t.lap("render")
         t.total()
         return out
 
-    def _render(self, out: PipelineOutput, positions: np.ndarray, baseline: float, dtype, buf=None) -> np.ndarray:
+    def _render(self, out: PipelineOutput, positions: np.ndarray, baseline: float, dtype, buf=None,
+                scratch: dict | None = None) -> np.ndarray:
+        """scratch: the per-frame path's reusable buffers (re-renders from `PipelineOutput.render` pass none)."""
         if self._gpu is not None:
             with self._lock:
                 return self._gpu.render(out.disparity, out.rgb, out.layers, out.planes, positions, baseline,
@@ -210,7 +216,7 @@ class Pipeline:
         disparity = dibr.render_disparity(out.disparity)
         if out.halves is not None:
             return _load_kernels("dp_views").render_from_halves(out.halves, disparity, positions, baseline, out=buf,
-                                                                out_dtype=dtype)
+                                                                out_dtype=dtype, scratch=scratch)
         return dibr.dibr_warp(out.rgb, disparity, positions, baseline, out=buf, out_dtype=dtype)
 
     def _buffer(self, name: str, shape, dtype) -> np.ndarray:

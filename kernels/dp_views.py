@@ -22,6 +22,11 @@ import numpy as np
 
 from .dibr import dibr_warp
 
+try:
+    from . import dp_views_numba
+except ImportError:   # numba missing: the numpy blend (same results)
+    dp_views_numba = None
+
 HALF_U = 0.5     # the DP half-aperture centroids sit at u = -1/2 (left) and +1/2 (right)
 EPS = 1e-3       # floor of L + R (black pixels keep the full-aperture colour: gain 1)
 
@@ -56,18 +61,38 @@ def half_offsets(offsets: np.ndarray, half: int) -> np.ndarray:
     return shifted
 
 
-def to_dtype(colour: np.ndarray, out: np.ndarray) -> np.ndarray:
-    """float32 colour in [0, 1] into out (uint8: clip(rint(255 * colour)), dibr_warp's rounding)."""
+def warm_up() -> None:
+    """Compile (or load from the on-disk cache) the blend, so that no frame pays for it."""
+    if dp_views_numba is not None:
+        dp_views_numba.warm_up()
+
+
+def blend_into(left: np.ndarray, right: np.ndarray, t: np.ndarray, views: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """out[views] = left + t * (right - left) (float32 [M, H, W, 3] each, t [M]); uint8 out takes
+    clip(rint(255 * colour)), dibr_warp's rounding. Compiled when numba imports, numpy otherwise (bit-identical)."""
+    if dp_views_numba is not None:
+        return dp_views_numba.blend_into(left, right, t, views, out)
+    colour = left + t[:, None, None, None] * (right - left)
     if out.dtype == np.uint8:
-        return np.clip(np.rint(colour * np.float32(255.0)), 0, 255, out=out, casting="unsafe")
-    np.copyto(out, colour)
+        colour = np.clip(np.rint(colour * np.float32(255.0)), 0, 255)
+    out[views] = colour
     return out
 
 
+def _scratch(scratch: dict | None, key: str, shape: tuple, dtype=np.float32) -> np.ndarray:
+    buf = None if scratch is None else scratch.get(key)
+    if buf is None or buf.shape != shape or buf.dtype != dtype:
+        buf = np.empty(shape, dtype)
+        if scratch is not None:
+            scratch[key] = buf
+    return buf
+
+
 def render_from_halves(halves: np.ndarray, disparity: np.ndarray, positions: np.ndarray, baseline: float = 1.0,
-                       out: np.ndarray | None = None, out_dtype=np.float32) -> np.ndarray:
+                       out: np.ndarray | None = None, out_dtype=np.float32, scratch: dict | None = None) -> np.ndarray:
     """Every view from the two half-aperture sources halves [2, H, W, 3] (float32 in [0, 1]): kernels.dibr.dibr_warp
-    of the left / right half, or the blend of both (`view_weights`). Arguments and result as dibr_warp's."""
+    of the left / right half, or the blend of both (`view_weights`). Arguments and result as dibr_warp's;
+    scratch: a dict kept between frames for the blended views' float32 warps (no per-frame allocation)."""
     offsets, t = view_weights(positions, baseline)
     shape = (len(offsets),) + disparity.shape + (3,)
     if out is None:
@@ -76,14 +101,13 @@ def render_from_halves(halves: np.ndarray, disparity: np.ndarray, positions: np.
         if views.size == len(offsets):
             return dibr_warp(halves[half], disparity, half_offsets(offsets, half), 1.0, out=out, out_dtype=out.dtype)
         if views.size:
-            out[views] = dibr_warp(halves[half], disparity, half_offsets(offsets[views], half), 1.0,
+            alone = _scratch(scratch, f"alone{half}", (views.size,) + shape[1:], out.dtype)
+            out[views] = dibr_warp(halves[half], disparity, half_offsets(offsets[views], half), 1.0, out=alone,
                                    out_dtype=out.dtype)
     mixed = np.flatnonzero((t > 0) & (t < 1))
     if mixed.size:
-        left = dibr_warp(halves[0], disparity, half_offsets(offsets[mixed], 0), 1.0)
-        right = dibr_warp(halves[1], disparity, half_offsets(offsets[mixed], 1), 1.0)
-        right -= left
-        right *= t[mixed][:, None, None, None]
-        left += right
-        out[mixed] = to_dtype(left, np.empty(left.shape, out.dtype))
+        warps = [dibr_warp(halves[half], disparity, half_offsets(offsets[mixed], half), 1.0,
+                           out=_scratch(scratch, f"mixed{half}", (mixed.size,) + shape[1:]))
+                 for half in (0, 1)]
+        blend_into(warps[0], warps[1], t[mixed], mixed, out)
     return out

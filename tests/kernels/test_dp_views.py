@@ -69,3 +69,22 @@ def test_blended_views_are_the_weighted_mean_of_the_two_warps():
         np.testing.assert_allclose(got[i], a + (u + 0.5) * (b - a), atol=1e-6)
     u8 = render_from_halves(halves, d, positions, 1.0, out_dtype=np.uint8)
     np.testing.assert_array_equal(u8, np.clip(np.rint(got * np.float32(255)), 0, 255).astype(np.uint8))
+
+
+@pytest.mark.parametrize("out_dtype", [np.float32, np.uint8])
+def test_compiled_blend_equals_the_numpy_blend(monkeypatch, out_dtype):
+    import kernels.dp_views as dp_views
+
+    if dp_views.dp_views_numba is None:
+        pytest.skip("numba not installed")
+    rng = np.random.default_rng(6)
+    halves = rng.random((2, 17, 23, 3), dtype=np.float32)
+    d = rng.uniform(-4, 4, (17, 23)).astype(np.float32)
+    positions = np.array([[-0.4, 0], [0, 0], [0.2, 0.3], [1, 1]], np.float32)
+    scratch = {}
+    compiled = render_from_halves(halves, d, positions, 1.0, out_dtype=out_dtype, scratch=scratch)
+    again = render_from_halves(halves, d, positions, 1.0, out_dtype=out_dtype, scratch=scratch)   # reused buffers
+    monkeypatch.setattr(dp_views, "dp_views_numba", None)
+    plain = render_from_halves(halves, d, positions, 1.0, out_dtype=out_dtype)
+    np.testing.assert_array_equal(compiled, plain)
+    np.testing.assert_array_equal(again, plain)
