@@ -244,7 +244,8 @@ def deblur(rgb, disparity, iterations: int = 3, radius=0.9, out=None, eps: float
 
 def half_aperture_rgb(rgb, left, right, out=None):
     """GPU kernels.dp_views.half_aperture_rgb: rgb cupy float32 [H, W, 3], left / right [H, W] -> cupy float32
-    [2, H, W, 3], the RGB re-lit by each DP half's share (CuPy element-wise operations, the CPU's order)."""
+    [2, H, W, 3], the RGB re-lit by each DP half's share after `dp_balance` (computed on the device, no
+    synchronisation; CuPy element-wise operations in the CPU's order)."""
     from .dp_views import EPS
 
     cp = _cupy()
@@ -254,6 +255,10 @@ def half_aperture_rgb(rgb, left, right, out=None):
         raise ValueError(f"half_aperture_rgb: rgb must be [H, W, 3] and left / right [H, W], got {rgb.shape}, "
                          f"{left.shape}, {right.shape}")
     out = _out(cp, out, (2,) + rgb.shape, np.float32, "half_aperture_rgb")
+    sums = cp.stack([left.sum(dtype=cp.float64), right.sum(dtype=cp.float64)])   # dp_balance, on the device
+    lit = cp.min(sums) > EPS * left.size
+    balance = cp.where(lit, cp.sqrt(sums[0] / cp.where(lit, sums[1], 1.0)), 1.0).astype(cp.float32)
+    left, right = left / balance, right * balance
     total = left + right
     gain_left = cp.where(total < EPS, cp.float32(1.0), 2.0 * left / cp.maximum(total, cp.float32(EPS)))
     gain_left = gain_left.astype(cp.float32, copy=False)

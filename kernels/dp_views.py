@@ -9,7 +9,8 @@ kernels.dibr.render_disparity(D), as to every DIBR renderer.
 
 The DP planes are single-channel, so a half's colour comes from the full-aperture RGB, re-lit by that half's
 share of the light: rgb * 2L / (L + R) (gain-invariant, so DP planes and RGB may come from different pipelines;
-with no RGB, rgb = (L + R) / 2 and this is the half itself).
+with no RGB, rgb = (L + R) / 2 and this is the half itself), after the two planes' frame means are equalised
+(`dp_balance`: a sensor's global left / right gain imbalance is not parallax).
 
     half_aperture_rgb(rgb f32 [H,W,3], left f32 [H,W], right f32 [H,W]) -> f32 [2,H,W,3] (left, right)
     view_weights(positions [P,2], baseline) -> (offsets s f32 [P,2], right-half weights t f32 [P])
@@ -31,15 +32,28 @@ HALF_U = 0.5     # the DP half-aperture centroids sit at u = -1/2 (left) and +1/
 EPS = 1e-3       # floor of L + R (black pixels keep the full-aperture colour: gain 1)
 
 
+def dp_balance(sum_left: float, sum_right: float, pixels: int) -> float:
+    """sqrt(sum L / sum R): the factor that gives the two DP planes the same frame mean (L / b, R * b); 1 for a
+    (nearly) black frame. A real DP sensor's halves differ by a global gain (Pixel 4: L/R = 1.18-1.23) that is not
+    parallax and would brighten the views on one side; DP synthesised from light fields is within 0.3 % of 1."""
+    if min(sum_left, sum_right) <= EPS * pixels:
+        return 1.0
+    return float(np.sqrt(sum_left / sum_right))
+
+
 def half_aperture_rgb(rgb: np.ndarray, left: np.ndarray, right: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
-    """The full-aperture RGB re-lit by each DP half's share, clipped to [0, 1].
+    """The full-aperture RGB re-lit by each DP half's share (after `dp_balance`), clipped to [0, 1].
     rgb float32 [H, W, 3], left / right float32 [H, W] (same units) -> float32 [2, H, W, 3]."""
     if rgb.ndim != 3 or rgb.shape[2] != 3 or left.shape != rgb.shape[:2] or right.shape != rgb.shape[:2]:
         raise ValueError(f"half_aperture_rgb: rgb must be [H, W, 3] and left / right [H, W], got {rgb.shape}, "
                          f"{left.shape}, {right.shape}")
     if out is None:
         out = np.empty((2,) + rgb.shape, np.float32)
-    total = left.astype(np.float32) + right.astype(np.float32)
+    balance = np.float32(dp_balance(float(np.sum(left, dtype=np.float64)), float(np.sum(right, dtype=np.float64)),
+                                    left.size))
+    left = left.astype(np.float32) / balance
+    right = right.astype(np.float32) * balance
+    total = left + right
     dark = total < EPS
     gain_left = np.where(dark, np.float32(1.0), 2.0 * left / np.maximum(total, EPS)).astype(np.float32)
     np.multiply(rgb, gain_left[..., None], out=out[0])

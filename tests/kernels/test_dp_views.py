@@ -3,16 +3,30 @@ import numpy as np
 import pytest
 
 from kernels.dibr import dibr_warp
-from kernels.dp_views import half_aperture_rgb, render_from_halves, view_weights
+from kernels.dp_views import dp_balance, half_aperture_rgb, render_from_halves, view_weights
 
 
 def test_without_rgb_the_halves_are_the_dp_planes():
     rng = np.random.default_rng(0)
     left, right = rng.random((9, 11), dtype=np.float32), rng.random((9, 11), dtype=np.float32)
+    right *= np.float32(left.sum(dtype=np.float64) / right.sum(dtype=np.float64))   # balanced: the same frame mean
     grey = np.repeat(((left + right) / 2)[..., None], 3, -1)       # what the pipeline uses when there is no RGB
     halves = half_aperture_rgb(grey, left, right)
     np.testing.assert_allclose(halves[0], np.repeat(left[..., None], 3, -1), atol=1e-6)
     np.testing.assert_allclose(halves[1], np.repeat(right[..., None], 3, -1), atol=1e-6)
+
+
+def test_a_global_gain_between_the_dp_planes_is_balanced_out():
+    """A sensor whose left half reads 20 % brighter everywhere (Pixel 4) must not brighten the left views."""
+    rng = np.random.default_rng(7)
+    rgb = rng.random((12, 16, 3), dtype=np.float32) * 0.8
+    left, right = rng.random((12, 16), dtype=np.float32) + 0.2, rng.random((12, 16), dtype=np.float32) + 0.2
+    right *= np.float32(left.sum(dtype=np.float64) / right.sum(dtype=np.float64))
+    np.testing.assert_allclose(half_aperture_rgb(rgb, 1.2 * left, right), half_aperture_rgb(rgb, left, right),
+                               atol=1e-5)
+    halves = half_aperture_rgb(rgb, 1.2 * left, right)
+    assert abs(halves[0].mean() / halves[1].mean() - 1) < 0.05
+    assert dp_balance(0.0, 5.0, 10) == 1.0                          # a black plane: nothing to balance
 
 
 def test_the_relighting_keeps_colour_and_ignores_a_gain_between_dp_and_rgb():
