@@ -246,7 +246,7 @@ def half_aperture_rgb(rgb, left, right, out=None):
     """GPU kernels.dp_views.half_aperture_rgb: rgb cupy float32 [H, W, 3], left / right [H, W] -> cupy float32
     [2, H, W, 3], the RGB re-lit by each DP half's share after `dp_balance` (computed on the device, no
     synchronisation; CuPy element-wise operations in the CPU's order)."""
-    from .dp_views import EPS
+    from .dp_views import BALANCE_FREE, EPS
 
     cp = _cupy()
     rgb = cp.asarray(rgb, dtype=cp.float32)
@@ -257,7 +257,9 @@ def half_aperture_rgb(rgb, left, right, out=None):
     out = _out(cp, out, (2,) + rgb.shape, np.float32, "half_aperture_rgb")
     sums = cp.stack([left.sum(dtype=cp.float64), right.sum(dtype=cp.float64)])   # dp_balance, on the device
     lit = cp.min(sums) > EPS * left.size
-    balance = cp.where(lit, cp.sqrt(sums[0] / cp.where(lit, sums[1], 1.0)), 1.0).astype(cp.float32)
+    excess = cp.log(cp.where(lit, sums[0] / cp.where(lit, sums[1], 1.0), 1.0))
+    excess = cp.sign(excess) * cp.maximum(cp.abs(excess) - np.log(BALANCE_FREE), 0.0)
+    balance = cp.exp(0.5 * excess).astype(cp.float32)
     left, right = left / balance, right * balance
     total = left + right
     gain_left = cp.where(total < EPS, cp.float32(1.0), 2.0 * left / cp.maximum(total, cp.float32(EPS)))

@@ -30,15 +30,20 @@ except ImportError:   # numba missing: the numpy blend (same results)
 
 HALF_U = 0.5     # the DP half-aperture centroids sit at u = -1/2 (left) and +1/2 (right)
 EPS = 1e-3       # floor of L + R (black pixels keep the full-aperture colour: gain 1)
+BALANCE_FREE = 1.03   # a DP plane ratio within 3 % of 1 is left alone (dp_balance)
 
 
 def dp_balance(sum_left: float, sum_right: float, pixels: int) -> float:
-    """sqrt(sum L / sum R): the factor that gives the two DP planes the same frame mean (L / b, R * b); 1 for a
-    (nearly) black frame. A real DP sensor's halves differ by a global gain (Pixel 4: L/R = 1.18-1.23) that is not
-    parallax and would brighten the views on one side; DP synthesised from light fields is within 0.3 % of 1."""
+    """The factor b that evens out a global gain between the DP planes (L / b, R * b): a real DP sensor's halves
+    differ by one (Pixel 4: L/R = 1.18-1.23) that is not parallax and would brighten the views on one side. Only
+    the part of the ratio r = sum L / sum R beyond BALANCE_FREE is removed, b = sqrt(r / BALANCE_FREE) (or the
+    same below 1 / BALANCE_FREE), so a ratio that merely wanders with the content from frame to frame (light
+    fields: within 0.3 % of 1) leaves b = 1 instead of flickering the views; 1 for a (nearly) black frame."""
     if min(sum_left, sum_right) <= EPS * pixels:
         return 1.0
-    return float(np.sqrt(sum_left / sum_right))
+    excess = np.log(sum_left / sum_right)
+    excess = np.sign(excess) * max(abs(excess) - np.log(BALANCE_FREE), 0.0)
+    return float(np.exp(0.5 * excess))
 
 
 def half_aperture_rgb(rgb: np.ndarray, left: np.ndarray, right: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:

@@ -22,11 +22,15 @@ def test_a_global_gain_between_the_dp_planes_is_balanced_out():
     rgb = rng.random((12, 16, 3), dtype=np.float32) * 0.8
     left, right = rng.random((12, 16), dtype=np.float32) + 0.2, rng.random((12, 16), dtype=np.float32) + 0.2
     right *= np.float32(left.sum(dtype=np.float64) / right.sum(dtype=np.float64))
-    np.testing.assert_allclose(half_aperture_rgb(rgb, 1.2 * left, right), half_aperture_rgb(rgb, left, right),
-                               atol=1e-5)
-    halves = half_aperture_rgb(rgb, 1.2 * left, right)
-    assert abs(halves[0].mean() / halves[1].mean() - 1) < 0.05
+    np.testing.assert_allclose(half_aperture_rgb(rgb, 1.2 * left, right),
+                               half_aperture_rgb(rgb, 1.03 * left, right), atol=1e-5)   # 3 % remain
+    plain = half_aperture_rgb(rgb, left, right)
+    brighter = half_aperture_rgb(rgb, 1.01 * left, right)[0]       # 1 %: kept, as scene content
+    assert (brighter >= plain[0]).all() and brighter.mean() > plain[0].mean()
     assert dp_balance(0.0, 5.0, 10) == 1.0                          # a black plane: nothing to balance
+    assert dp_balance(1.02, 1.0, 10) == 1.0 and dp_balance(1.0, 1.02, 10) == 1.0   # within 3 %: left alone
+    np.testing.assert_allclose(dp_balance(1.2, 1.0, 10) ** 2, 1.2 / 1.03)            # beyond: down to 3 %
+    np.testing.assert_allclose(dp_balance(1.0, 1.2, 10) ** 2, 1.03 / 1.2)
 
 
 def test_the_relighting_keeps_colour_and_ignores_a_gain_between_dp_and_rgb():
