@@ -142,16 +142,15 @@ class GpuExecutor:
                     ev["render"][0].record(s)
                     colour = self.dev("rgb_hwc", (h, w, 3), cp.float32)
                     colour[...] = rgb_nchw[0, :, :h, :w].transpose(1, 2, 0)
-                    if self.dp_views:
-                        out["halves"] = self._sharp_halves(colour, dp[0, :, :h, :w], disparity)
-                    elif self.deblur is not None:
-                        colour = cuda.deblur(colour, disparity, *self.deblur,
-                                             out=self.dev("rgb_sharp", (h, w, 3), cp.float32))
                     warp_d = cuda.render_disparity(disparity)
                     if self.dp_views:
+                        out["halves"] = self._sharp_halves(colour, dp[0, :, :h, :w], disparity)
                         cuda.render_from_halves(out["halves"], warp_d, self.host_positions, baseline, out=views,
                                                 out_dtype=dtype, workspace=self.dibr_workspace)
                     else:
+                        if self.deblur is not None:
+                            colour = cuda.deblur(colour, disparity, *self.deblur,
+                                                 out=self.dev("rgb_sharp", (h, w, 3), cp.float32))
                         cuda.dibr_warp(colour, warp_d, self.positions, baseline, out=views, out_dtype=dtype,
                                        workspace=self.dibr_workspace)
                 ev["render"][1].record(s)

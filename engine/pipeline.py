@@ -100,7 +100,6 @@ class Pipeline:
         self._lf = self._load(lf_model or self.store.default("lf").name) if renderer == "layers" and self.views \
             else None
         self._buffers: dict[str, np.ndarray] = {}
-        self._scratch: dict[str, np.ndarray] = {}     # the renderers' own reusable buffers
         if outputs not in ("host", "device"):
             raise ValueError(f"outputs must be 'host' or 'device', got {outputs!r}")
         self.outputs = outputs
@@ -197,14 +196,15 @@ class Pipeline:
             n = self.views
             out.views = self._render(out, self.positions, self.baseline, self.dtype,
                                      self._buffer("views", (n * n, h, w, 3), self.dtype),
-                                     self._scratch).reshape(n, n, h, w, 3)
+                                     self._buffers).reshape(n, n, h, w, 3)
             t.lap("render")
         t.total()
         return out
 
     def _render(self, out: PipelineOutput, positions: np.ndarray, baseline: float, dtype, buf=None,
                 scratch: dict | None = None) -> np.ndarray:
-        """scratch: the per-frame path's reusable buffers (re-renders from `PipelineOutput.render` pass none)."""
+        """scratch: the per-frame path's reusable buffers, shared with the renderers (re-renders from
+        `PipelineOutput.render` pass none)."""
         if self._gpu is not None:
             with self._lock:
                 return self._gpu.render(out.disparity, out.rgb, out.layers, out.planes, positions, baseline,

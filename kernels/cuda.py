@@ -244,29 +244,14 @@ def deblur(rgb, disparity, iterations: int = 3, radius=0.9, out=None, eps: float
 
 def half_aperture_rgb(rgb, left, right, out=None):
     """GPU kernels.dp_views.half_aperture_rgb: rgb cupy float32 [H, W, 3], left / right [H, W] -> cupy float32
-    [2, H, W, 3], the RGB re-lit by each DP half's share after `dp_balance` (computed on the device, no
-    synchronisation; CuPy element-wise operations in the CPU's order)."""
-    from .dp_views import BALANCE_FREE, EPS
+    [2, H, W, 3]; the same function run by CuPy (the DP balance stays on the device: no synchronisation)."""
+    from . import dp_views
 
     cp = _cupy()
     rgb = cp.asarray(rgb, dtype=cp.float32)
-    left, right = cp.asarray(left, dtype=cp.float32), cp.asarray(right, dtype=cp.float32)
-    if rgb.ndim != 3 or rgb.shape[2] != 3 or left.shape != rgb.shape[:2] or right.shape != rgb.shape[:2]:
-        raise ValueError(f"half_aperture_rgb: rgb must be [H, W, 3] and left / right [H, W], got {rgb.shape}, "
-                         f"{left.shape}, {right.shape}")
-    out = _out(cp, out, (2,) + rgb.shape, np.float32, "half_aperture_rgb")
-    sums = cp.stack([left.sum(dtype=cp.float64), right.sum(dtype=cp.float64)])   # dp_balance, on the device
-    lit = cp.min(sums) > EPS * left.size
-    excess = cp.log(cp.where(lit, sums[0] / cp.where(lit, sums[1], 1.0), 1.0))
-    excess = cp.sign(excess) * cp.maximum(cp.abs(excess) - np.log(BALANCE_FREE), 0.0)
-    balance = cp.exp(0.5 * excess).astype(cp.float32)
-    left, right = left / balance, right * balance
-    total = left + right
-    gain_left = cp.where(total < EPS, cp.float32(1.0), 2.0 * left / cp.maximum(total, cp.float32(EPS)))
-    gain_left = gain_left.astype(cp.float32, copy=False)
-    cp.multiply(rgb, gain_left[..., None], out=out[0])
-    cp.multiply(rgb, (cp.float32(2.0) - gain_left)[..., None], out=out[1])
-    return cp.clip(out, 0.0, 1.0, out=out)
+    out = None if out is None else _out(cp, out, (2,) + rgb.shape, np.float32, "half_aperture_rgb")
+    return dp_views.half_aperture_rgb(rgb, cp.asarray(left, dtype=cp.float32), cp.asarray(right, dtype=cp.float32),
+                                      out=out, xp=cp)
 
 
 def render_disparity(disparity):

@@ -33,37 +33,38 @@ EPS = 1e-3       # floor of L + R (black pixels keep the full-aperture colour: g
 BALANCE_FREE = 1.03   # a DP plane ratio within 3 % of 1 is left alone (dp_balance)
 
 
-def dp_balance(sum_left: float, sum_right: float, pixels: int) -> float:
+def dp_balance(sum_left, sum_right, pixels: int, xp=np):
     """The factor b that evens out a global gain between the DP planes (L / b, R * b): a real DP sensor's halves
     differ by one (Pixel 4: L/R = 1.18-1.23) that is not parallax and would brighten the views on one side. Only
     the part of the ratio r = sum L / sum R beyond BALANCE_FREE is removed, b = sqrt(r / BALANCE_FREE) (or the
     same below 1 / BALANCE_FREE), so a ratio that merely wanders with the content from frame to frame (light
-    fields: within 0.3 % of 1) leaves b = 1 instead of flickering the views; 1 for a (nearly) black frame."""
-    if min(sum_left, sum_right) <= EPS * pixels:
-        return 1.0
-    excess = np.log(sum_left / sum_right)
-    excess = np.sign(excess) * max(abs(excess) - np.log(BALANCE_FREE), 0.0)
-    return float(np.exp(0.5 * excess))
+    fields: within 0.3 % of 1) leaves b = 1 instead of flickering the views; 1 for a (nearly) black frame.
+    xp: numpy or cupy (the sums stay on the device). -> 0-d float64 array."""
+    sums = xp.stack([xp.asarray(sum_left, dtype=xp.float64), xp.asarray(sum_right, dtype=xp.float64)])
+    lit = sums.min() > EPS * pixels
+    excess = xp.log(xp.where(lit, sums[0] / xp.where(lit, sums[1], 1.0), 1.0))
+    excess = xp.sign(excess) * xp.maximum(xp.abs(excess) - np.log(BALANCE_FREE), 0.0)
+    return xp.exp(0.5 * excess)
 
 
-def half_aperture_rgb(rgb: np.ndarray, left: np.ndarray, right: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+def half_aperture_rgb(rgb, left, right, out=None, xp=np):
     """The full-aperture RGB re-lit by each DP half's share (after `dp_balance`), clipped to [0, 1].
-    rgb float32 [H, W, 3], left / right float32 [H, W] (same units) -> float32 [2, H, W, 3]."""
+    rgb float32 [H, W, 3], left / right float32 [H, W] (same units) -> float32 [2, H, W, 3].
+    xp: numpy, or cupy for kernels.cuda.half_aperture_rgb (the same operations in the same order)."""
     if rgb.ndim != 3 or rgb.shape[2] != 3 or left.shape != rgb.shape[:2] or right.shape != rgb.shape[:2]:
         raise ValueError(f"half_aperture_rgb: rgb must be [H, W, 3] and left / right [H, W], got {rgb.shape}, "
                          f"{left.shape}, {right.shape}")
     if out is None:
-        out = np.empty((2,) + rgb.shape, np.float32)
-    balance = np.float32(dp_balance(float(np.sum(left, dtype=np.float64)), float(np.sum(right, dtype=np.float64)),
-                                    left.size))
-    left = left.astype(np.float32) / balance
-    right = right.astype(np.float32) * balance
+        out = xp.empty((2,) + rgb.shape, xp.float32)
+    balance = dp_balance(left.sum(dtype=xp.float64), right.sum(dtype=xp.float64), left.size, xp).astype(xp.float32)
+    left = left.astype(xp.float32) / balance
+    right = right.astype(xp.float32) * balance
     total = left + right
-    dark = total < EPS
-    gain_left = np.where(dark, np.float32(1.0), 2.0 * left / np.maximum(total, EPS)).astype(np.float32)
-    np.multiply(rgb, gain_left[..., None], out=out[0])
-    np.multiply(rgb, (np.float32(2.0) - gain_left)[..., None], out=out[1])
-    return np.clip(out, 0.0, 1.0, out=out)
+    gain_left = xp.where(total < EPS, xp.float32(1.0), 2.0 * left / xp.maximum(total, xp.float32(EPS)))
+    gain_left = gain_left.astype(xp.float32, copy=False)
+    xp.multiply(rgb, gain_left[..., None], out=out[0])
+    xp.multiply(rgb, (xp.float32(2.0) - gain_left)[..., None], out=out[1])
+    return xp.clip(out, 0.0, 1.0, out=out)
 
 
 def view_weights(positions: np.ndarray, baseline: float) -> tuple[np.ndarray, np.ndarray]:
